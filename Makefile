@@ -1,0 +1,27 @@
+# Two commands for a user (README): `make sync` and `make test`. Both build the virtualenv they need.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: sync test schemas bench clean
+
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+## A real sync of every stream: against the local emulator, or a real account with CONFIG=path/to/config.json
+sync: $(INSTALLED)
+	$(BIN)/python scripts/sync.py $(if $(CONFIG),--config $(CONFIG))
+
+## The whole test suite, offline
+test: $(INSTALLED)
+	$(BIN)/python -m pytest
+
+## Regenerate the manifest's inline schemas from source_chartmogul/schemas/*.json
+schemas: $(INSTALLED)
+	$(BIN)/python scripts/inline_schemas.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

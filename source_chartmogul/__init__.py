@@ -1,0 +1,3 @@
+from source_chartmogul.source import SourceChartmogul
+
+__all__ = ["SourceChartmogul"]

@@ -1,0 +1,74 @@
+"""One clear line for a bad config.
+
+The CDK validates the config against the spec as well, but it reports raw jsonschema text
+("'2017-01' does not match '^[0-9]{4}-...'") that names neither the setting nor the fix. The rules
+stay in the manifest's spec; this module only words their failures, and adds the cross-field rule
+that JSON schema cannot state (end_date after start_date).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional
+
+from jsonschema import Draft7Validator
+from jsonschema.exceptions import ValidationError
+
+# Keys the Airbyte tooling may add to a config: `_limit`/`_page_size` (CDK internal config),
+# `__...` (Connector Builder).
+_INTERNAL_KEY_PREFIXES = ("_",)
+
+_JSON_TYPE_NAMES = {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list", dict: "an object", type(None): "null"}
+
+
+def config_problem(config: Mapping[str, Any], spec: Mapping[str, Any]) -> Optional[str]:
+    """The first problem with `config`, as one line naming the setting and the fix; None if it is valid."""
+    if not isinstance(config, Mapping):
+        return "The config must be a JSON object of settings such as {\"api_key\": ..., \"start_date\": ...}."
+    properties = spec.get("properties", {})
+    errors = sorted(
+        Draft7Validator(spec).iter_errors(config),
+        key=lambda error: properties.get(_setting_name(error), {}).get("order", len(properties)),
+    )
+    if errors:
+        return _describe(errors[0], properties)
+    unknown = sorted(key for key in config if key not in properties and not key.startswith(_INTERNAL_KEY_PREFIXES))
+    if unknown:
+        return (
+            f"Unknown setting {unknown[0]!r}: remove it or correct its name "
+            f"(the settings are {', '.join(sorted(properties))})."
+        )
+    start, end = config.get("start_date"), config.get("end_date")
+    if start and end and end < start:  # same fixed-width UTC format, so text order is time order
+        return f"end_date {end} is before start_date {start}: set end_date after start_date, or leave it out to read up to now."
+    return None
+
+
+def _setting_name(error: ValidationError) -> str:
+    if error.validator == "required":
+        return error.message.split("'")[1]
+    return str(error.path[0]) if error.path else ""
+
+
+def _describe(error: ValidationError, properties: Mapping[str, Any]) -> str:
+    name = _setting_name(error)
+    schema = properties.get(name, {})
+    shown = "(hidden)" if schema.get("airbyte_secret") else repr(error.instance)
+    if error.validator == "required":
+        return f"Missing setting {name}: {schema.get('description', 'it is required').strip()}"
+    if error.validator == "type":
+        return f"{name} must be {_JSON_TYPE_NAMES.get(type(_example(schema)), 'a ' + str(schema.get('type')))}, not {_JSON_TYPE_NAMES.get(type(error.instance), 'that')}."
+    if error.validator == "enum":
+        return f"{name} {shown} is not one of {', '.join(map(str, schema['enum']))}: pick one of those."
+    if error.validator == "minLength":
+        return f"{name} is empty: {schema.get('description', 'give it a value').strip()}"
+    if error.validator == "pattern":
+        example = _example(schema)
+        return f"{name} {shown} is not valid: use {schema.get('pattern_descriptor', 'the documented format')}" + (
+            f", for example {example}." if example is not None and not schema.get("airbyte_secret") else "."
+        )
+    return f"{name} {shown} is not valid: {schema.get('description', error.message).strip()}"
+
+
+def _example(schema: Mapping[str, Any]) -> Any:
+    examples = schema.get("examples") or [schema.get("default")]
+    return examples[0] if examples[0] is not None else ""
