@@ -181,8 +181,10 @@ def schema_types(node: dict) -> list[str]:
 
 
 def strict_copy(node: dict) -> dict:
+    """The schema with every declared object closed. An object without `properties` is a free-form map whose
+    keys vary by account (custom attributes), so it stays open."""
     copy = dict(node)
-    if "object" in schema_types(node):
+    if "object" in schema_types(node) and "properties" in node:
         copy["additionalProperties"] = False
     if "properties" in node:
         copy["properties"] = {name: strict_copy(child) for name, child in node["properties"].items()}
@@ -268,8 +270,8 @@ def convention_violations(node: dict, path: str) -> list[str]:
     if "object" in schema_types(node):
         if node.get("additionalProperties") is not True:
             violations.append(f"{path}: additionalProperties must be true")
-        if "properties" not in node:
-            violations.append(f"{path}: object without properties")
+        if "properties" not in node and "vary by account" not in node.get("description", ""):
+            violations.append(f"{path}: object without properties that does not say its keys vary by account")
     for name, child in node.get("properties", {}).items():
         violations.extend(convention_violations(child, f"{path}.{name}"))
     if "items" in node:
