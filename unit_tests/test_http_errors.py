@@ -41,7 +41,10 @@ def test_a_rejected_key_fails_check_with_the_same_message() -> None:
         status = SourceChartmogul(config=CONFIG).check(mock.Mock(), CONFIG)
 
     assert status.status.name == "FAILED"
-    assert "ChartMogul rejected the API key (HTTP 401)" in status.message
+    assert status.message == (
+        "'Stream account is not available: ChartMogul rejected the API key (HTTP 401). Check that api_key holds a"
+        " current key, or create a read-only one in ChartMogul under Settings > Your Account > API Keys.'"
+    )
 
 
 def test_a_429_then_a_200_delivers_each_record_once() -> None:

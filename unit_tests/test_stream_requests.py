@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+from pathlib import Path
 from typing import Any, Mapping
 
 import pytest
@@ -34,6 +36,25 @@ def read_stream(stream: str, config: Mapping[str, Any] = CONFIG) -> EntrypointOu
     return read(SourceChartmogul(catalog=catalog, config=config), config, catalog)
 
 
+def read_with_exact_requests(
+    stream: str, exchanges: list[tuple[HttpRequest, HttpResponse]], config: Mapping[str, Any] = CONFIG
+) -> EntrypointOutput:
+    """Reads `stream` while ChartMogul answers exactly these requests, and checks that each was made exactly once.
+
+    HttpMocker used as a context manager does not check that its mocks were used, and a request it was not given
+    only becomes an error message in the output (the read catches NoMockAddress), so both are checked here.
+    """
+    with HttpMocker() as http:
+        for expected_request, response in exchanges:
+            http.get(expected_request, response)
+        output = read_stream(stream, config)
+
+    assert [error.trace.error.message for error in output.errors] == []
+    for expected_request, _ in exchanges:
+        http.assert_number_of_calls(expected_request, 1)
+    return output
+
+
 def customer(n: int) -> dict[str, Any]:
     return {"id": n, "uuid": f"cus_{n:04d}", "name": f"Customer {n}", "customer-since": "2024-01-01T12:00:00+00:00"}
 
@@ -42,35 +63,41 @@ def activity(n: int) -> dict[str, Any]:
     return {"uuid": f"act-{n:04d}", "date": f"2024-02-{n:02d}T00:00:00+00:00", "type": "new_biz", "activity-mrr": 100 * n}
 
 
-def test_customers_follow_the_cursor_across_pages_with_per_page_200() -> None:
-    with HttpMocker() as http:
-        http.get(request("customers", per_page="200"), page("entries", [customer(1), customer(2)], "c1", True))
-        http.get(request("customers", per_page="200", cursor="c1"), page("entries", [customer(3)], "c2", True))
-        http.get(request("customers", per_page="200", cursor="c2"), page("entries", [customer(4)], "c2-last", False))
-        output = read_stream("customers")
+def emitted(output: EntrypointOutput) -> list[Mapping[str, Any]]:
+    return [record.record.data for record in output.records]
 
-    assert [record.record.data for record in output.records] == [customer(1), customer(2), customer(3), customer(4)]
-    assert not output.errors
+
+def test_customers_follow_the_cursor_across_pages_with_per_page_200() -> None:
+    output = read_with_exact_requests(
+        "customers",
+        [
+            (request("customers", per_page="200"), page("entries", [customer(1), customer(2)], "c1", True)),
+            (request("customers", per_page="200", cursor="c1"), page("entries", [customer(3)], "c2", True)),
+            (request("customers", per_page="200", cursor="c2"), page("entries", [customer(4)], "c2-last", False)),
+        ],
+    )
+
+    assert emitted(output) == [customer(1), customer(2), customer(3), customer(4)]
 
 
 def test_customers_stop_on_an_empty_list_whose_cursor_is_null() -> None:
-    with HttpMocker() as http:
-        http.get(request("customers", per_page="200"), page("entries", [], None, False))
-        output = read_stream("customers")
+    output = read_with_exact_requests("customers", [(request("customers", per_page="200"), page("entries", [], None, False))])
 
     assert output.records == []
-    assert not output.errors
 
 
 def test_activities_send_the_settings_dates_and_follow_the_cursor() -> None:
     dates = {"start-date": "2024-01-15T06:30:00Z", "end-date": "2024-06-30T23:59:59Z"}
-    with HttpMocker() as http:
-        http.get(request("activities", per_page="200", **dates), page("entries", [activity(1)], "act-0001", True))
-        http.get(request("activities", per_page="200", cursor="act-0001", **dates), page("entries", [activity(2)], "act-0002", True))
-        http.get(request("activities", per_page="200", cursor="act-0002", **dates), page("entries", [activity(3)], "act-0003", False))
-        output = read_stream("activities")
+    output = read_with_exact_requests(
+        "activities",
+        [
+            (request("activities", per_page="200", **dates), page("entries", [activity(1)], "act-0001", True)),
+            (request("activities", per_page="200", cursor="act-0001", **dates), page("entries", [activity(2)], "act-0002", True)),
+            (request("activities", per_page="200", cursor="act-0002", **dates), page("entries", [activity(3)], "act-0003", False)),
+        ],
+    )
 
-    assert [record.record.data for record in output.records] == [activity(1), activity(2), activity(3)]
+    assert emitted(output) == [activity(1), activity(2), activity(3)]
 
 
 @pytest.mark.parametrize(
@@ -81,25 +108,224 @@ def test_customer_count_sends_dates_as_days_and_the_interval(interval_setting: d
     entries = [{"date": "2024-01-31", "customers": 10, "percentage-change": 0.0}, {"date": "2024-02-29", "customers": 12, "percentage-change": 20.0}]
     body = json.dumps({"entries": entries, "summary": {"current": 12, "previous": 10, "percentage-change": 20.0}})
     query = {"start-date": "2024-01-15", "end-date": "2024-06-30", "interval": interval_sent}
-    with HttpMocker() as http:
-        http.get(request("metrics/customer-count", **query), HttpResponse(body))
-        output = read_stream("customer_count", {**CONFIG, **interval_setting})
+    output = read_with_exact_requests(
+        "customer_count", [(request("metrics/customer-count", **query), HttpResponse(body))], {**CONFIG, **interval_setting}
+    )
 
-    assert [record.record.data for record in output.records] == entries
+    assert emitted(output) == entries
 
 
 def test_account_is_one_record_from_the_whole_body() -> None:
     body = {"name": "Example Co", "currency": "EUR", "time_zone": "Europe/Berlin", "week_start_on": "monday"}
-    with HttpMocker() as http:
-        http.get(request("account"), HttpResponse(json.dumps(body)))
-        output = read_stream("account")
+    output = read_with_exact_requests("account", [(request("account"), HttpResponse(json.dumps(body)))])
 
-    assert [record.record.data for record in output.records] == [body]
+    assert emitted(output) == [body]
 
 
 def test_a_stream_not_selected_costs_no_request() -> None:
-    with HttpMocker() as http:  # HttpMocker fails the test on any request it was not given
-        http.get(request("account"), HttpResponse(json.dumps({"name": "Example Co"})))
-        output = read_stream("account")
+    # Any request besides the account one would be unmocked, and read_with_exact_requests fails on it.
+    output = read_with_exact_requests("account", [(request("account"), HttpResponse(json.dumps({"name": "Example Co"})))])
 
     assert [record.record.stream for record in output.records] == ["account"]
+
+
+# ---------------------------------------------------------------- real recorded bodies (see shared/fixtures/chartmogul)
+# The shared folder sits beside the repository, as in test_schemas_match_real_fixtures.py; the variable overrides it.
+DEFAULT_FIXTURES_DIR = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "chartmogul"
+FIXTURES_DIR = Path(os.environ.get("CHARTMOGUL_FIXTURES_DIR") or DEFAULT_FIXTURES_DIR)
+
+
+def recorded_text(name: str) -> str:
+    path = FIXTURES_DIR / f"{name}.json"
+    if not path.is_file():
+        pytest.fail(f"recorded body {path} not found; set CHARTMOGUL_FIXTURES_DIR to the folder holding the bodies")
+    return path.read_text(encoding="utf-8")
+
+
+def recorded(name: str) -> dict[str, Any]:
+    return json.loads(recorded_text(name))
+
+
+def recorded_response(name: str, **envelope: Any) -> HttpResponse:
+    """The body exactly as recorded, or with envelope keys (has_more) overridden to shape the pagination chain."""
+    if not envelope:
+        return HttpResponse(recorded_text(name))
+    return HttpResponse(json.dumps({**recorded(name), **envelope}))
+
+
+def as_emitted(records: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Records as the connector writes them: the CDK's message serializer (omit_none) drops top-level null fields,
+    in production as here; nested nulls stay."""
+    return [{key: value for key, value in record.items() if value is not None} for record in records]
+
+
+def emitted_by_partition(output: EntrypointOutput, partition_field: str) -> dict[str | None, list[Mapping[str, Any]]]:
+    # Partitions may be read concurrently, so only the order within one partition is meaningful.
+    by_partition: dict[str | None, list[Mapping[str, Any]]] = {}
+    for record in emitted(output):
+        by_partition.setdefault(record.get(partition_field), []).append(record)  # a record without it groups under None
+    return by_partition
+
+
+@pytest.mark.parametrize(
+    "stream, records_key, first_page, last_page",
+    [
+        # Each pair is one recorded cursor chain: the second body answered the first body's cursor.
+        ("plans", "plans", "plans__1", "plans__2"),
+        ("plan_groups", "plan_groups", "plan_groups__1", "plan_groups__2"),
+        ("invoices", "invoices", "invoices__1", "invoices__2"),
+        ("subscription_events", "subscription_events", "subscription_events__3", "subscription_events__4"),
+        ("contacts", "entries", "contacts__1", "contacts__2"),
+        ("customer_notes", "entries", "customer_notes__3", "customer_notes__4"),
+        ("opportunities", "entries", "opportunities__3", "opportunities__4"),
+        ("tasks", "entries", "tasks__3", "tasks__4"),
+    ],
+)
+def test_list_stream_follows_the_recorded_cursor_with_per_page_200_and_emits_every_record(
+    stream: str, records_key: str, first_page: str, last_page: str
+) -> None:
+    first_body = recorded(first_page)
+    assert first_body["has_more"] is True  # the chain only proves something if the first page asks for more
+    output = read_with_exact_requests(
+        stream,
+        [
+            (request(stream, per_page="200"), recorded_response(first_page)),
+            # has_more false ends the chain although the body still carries a cursor. Some of these recordings say
+            # true here (the test account had more pages than the client's test read), hence the override.
+            (request(stream, per_page="200", cursor=first_body["cursor"]), recorded_response(last_page, has_more=False)),
+        ],
+    )
+
+    assert emitted(output) == as_emitted(first_body[records_key] + recorded(last_page)[records_key])
+
+
+def test_subscription_events_follow_the_cursor_of_each_page_not_only_the_first() -> None:
+    # subscription_events__4 (the answer to __3's cursor) says has_more with a new cursor: the third request uses that one.
+    first_page, second_page = recorded("subscription_events__3"), recorded("subscription_events__4")
+    output = read_with_exact_requests(
+        "subscription_events",
+        [
+            (request("subscription_events", per_page="200"), recorded_response("subscription_events__3")),
+            (request("subscription_events", per_page="200", cursor=first_page["cursor"]), recorded_response("subscription_events__4")),
+            (request("subscription_events", per_page="200", cursor=second_page["cursor"]), page("subscription_events", [], None, False)),
+        ],
+    )
+
+    assert emitted(output) == as_emitted(first_page["subscription_events"] + second_page["subscription_events"])
+
+
+@pytest.mark.parametrize(
+    "stream, resource, body",
+    [("key_metrics", "metrics/all", "metrics_all__2"), ("mrr_metrics", "metrics/mrr", "metrics_mrr__3")],
+)
+@pytest.mark.parametrize(
+    "interval_setting, interval_sent",
+    [
+        pytest.param({}, "month", id="missing-interval-behaves-as-month"),
+        pytest.param({"interval": "week"}, "week", id="week"),
+        pytest.param({"interval": "quarter"}, "quarter", id="quarter"),
+    ],
+)
+def test_metric_stream_sends_dates_as_days_and_the_interval_in_one_request(
+    stream: str, resource: str, body: str, interval_setting: dict[str, str], interval_sent: str
+) -> None:
+    # CONFIG holds date-times (2024-01-15T06:30:00Z .. 2024-06-30T23:59:59Z); the metrics API takes days. No per_page.
+    query = {"start-date": "2024-01-15", "end-date": "2024-06-30", "interval": interval_sent}
+    output = read_with_exact_requests(stream, [(request(resource, **query), recorded_response(body))], {**CONFIG, **interval_setting})
+
+    assert emitted(output) == as_emitted(recorded(body)["entries"])  # the entries only: the summary is not a record
+
+
+@pytest.mark.parametrize("body", ["data_sources__1", "data_sources__2", "data_sources__3", "data_sources__4"])
+def test_data_sources_is_one_request_without_per_page_emitting_each_listed_source(body: str) -> None:
+    # /v1/data_sources is not paginated: its body has no cursor or has_more.
+    output = read_with_exact_requests("data_sources", [(request("data_sources"), recorded_response(body))])
+
+    assert emitted(output) == as_emitted(recorded(body)["data_sources"])
+
+
+# plan_groups__1 -> __2 -> __3 is one recorded cursor chain of three pages; __3 says has_more false.
+PLAN_GROUP_WITH_TWO_PAGES_OF_PLANS = "plg_5f1af63a-ec94-4688-9127-5eb816d05a8f"  # plan_group_plans__1 -> __2 were recorded for it
+PLAN_GROUP_WITHOUT_PLANS = "plg_596af607-ea77-45a3-8d0b-5f1f6b31bf3b"  # plans_count 0
+PLAN_GROUP_WITH_ONE_PLAN = "plg_2b0acfd9-ef53-45a9-8dab-49b5d713e6e5"  # plan_group_plans__3 was recorded for it
+
+
+def test_plan_group_plans_reads_every_plan_group_page_then_each_groups_plans_with_the_group_uuid_added() -> None:
+    assert [group["uuid"] for name in ("plan_groups__1", "plan_groups__2", "plan_groups__3") for group in recorded(name)["plan_groups"]] == [
+        PLAN_GROUP_WITH_TWO_PAGES_OF_PLANS,
+        PLAN_GROUP_WITHOUT_PLANS,
+        PLAN_GROUP_WITH_ONE_PLAN,
+    ]
+    plans_of = f"plan_groups/{PLAN_GROUP_WITH_TWO_PAGES_OF_PLANS}/plans"
+    output = read_with_exact_requests(
+        "plan_group_plans",
+        [
+            (request("plan_groups", per_page="200"), recorded_response("plan_groups__1")),
+            (request("plan_groups", per_page="200", cursor=recorded("plan_groups__1")["cursor"]), recorded_response("plan_groups__2")),
+            (request("plan_groups", per_page="200", cursor=recorded("plan_groups__2")["cursor"]), recorded_response("plan_groups__3")),
+            (request(plans_of, per_page="200"), recorded_response("plan_group_plans__1")),
+            (request(plans_of, per_page="200", cursor=recorded("plan_group_plans__1")["cursor"]), recorded_response("plan_group_plans__2")),
+            (request(f"plan_groups/{PLAN_GROUP_WITHOUT_PLANS}/plans", per_page="200"), page("plans", [], None, False)),
+            (request(f"plan_groups/{PLAN_GROUP_WITH_ONE_PLAN}/plans", per_page="200"), recorded_response("plan_group_plans__3")),
+        ],
+    )
+
+    def in_group(body: str, plan_group_uuid: str) -> list[dict[str, Any]]:
+        return as_emitted([{**plan, "plan_group_uuid": plan_group_uuid} for plan in recorded(body)["plans"]])
+
+    assert emitted_by_partition(output, "plan_group_uuid") == {
+        PLAN_GROUP_WITH_TWO_PAGES_OF_PLANS: in_group("plan_group_plans__1", PLAN_GROUP_WITH_TWO_PAGES_OF_PLANS)
+        + in_group("plan_group_plans__2", PLAN_GROUP_WITH_TWO_PAGES_OF_PLANS),
+        PLAN_GROUP_WITH_ONE_PLAN: in_group("plan_group_plans__3", PLAN_GROUP_WITH_ONE_PLAN),
+    }
+
+
+# customers_list__1 -> __2 is one recorded cursor chain; __2 still says has_more, so the test ends the chain there.
+CUSTOMER_WITH_TWO_PAGES_OF_SUBSCRIPTIONS = "cus_23740208-2c7e-11ee-9ea2-ffd2435982bb"
+CUSTOMER_WITH_TWO_SUBSCRIPTIONS = "cus_23c11cf0-2c7e-11ee-b2cd-fbfd681a34dd"
+
+
+def test_customer_subscriptions_reads_every_customer_page_then_each_customers_subscriptions_with_the_customer_uuid_added() -> None:
+    assert [listed["uuid"] for name in ("customers_list__1", "customers_list__2") for listed in recorded(name)["entries"]] == [
+        CUSTOMER_WITH_TWO_PAGES_OF_SUBSCRIPTIONS,
+        CUSTOMER_WITH_TWO_SUBSCRIPTIONS,
+    ]
+    # customer_subscriptions__7 -> __8 is a recorded cursor chain (of another account's customer: the bodies are reused).
+    subscriptions_of = f"customers/{CUSTOMER_WITH_TWO_PAGES_OF_SUBSCRIPTIONS}/subscriptions"
+    output = read_with_exact_requests(
+        "customer_subscriptions",
+        [
+            (request("customers", per_page="200"), recorded_response("customers_list__1")),
+            (
+                request("customers", per_page="200", cursor=recorded("customers_list__1")["cursor"]),
+                recorded_response("customers_list__2", has_more=False),
+            ),
+            (request(subscriptions_of, per_page="200"), recorded_response("customer_subscriptions__7")),
+            (
+                request(subscriptions_of, per_page="200", cursor=recorded("customer_subscriptions__7")["cursor"]),
+                recorded_response("customer_subscriptions__8"),
+            ),
+            (request(f"customers/{CUSTOMER_WITH_TWO_SUBSCRIPTIONS}/subscriptions", per_page="200"), recorded_response("customer_subscriptions__4")),
+        ],
+    )
+
+    def of_customer(body: str, customer_uuid: str) -> list[dict[str, Any]]:
+        return as_emitted([{**subscription, "customer_uuid": customer_uuid} for subscription in recorded(body)["entries"]])
+
+    assert emitted_by_partition(output, "customer_uuid") == {
+        CUSTOMER_WITH_TWO_PAGES_OF_SUBSCRIPTIONS: of_customer("customer_subscriptions__7", CUSTOMER_WITH_TWO_PAGES_OF_SUBSCRIPTIONS)
+        + of_customer("customer_subscriptions__8", CUSTOMER_WITH_TWO_PAGES_OF_SUBSCRIPTIONS),
+        CUSTOMER_WITH_TWO_SUBSCRIPTIONS: of_customer("customer_subscriptions__4", CUSTOMER_WITH_TWO_SUBSCRIPTIONS),
+    }
+
+
+def test_selecting_only_a_child_stream_reads_its_parent_without_emitting_the_parents_records() -> None:
+    output = read_with_exact_requests(
+        "customer_subscriptions",
+        [
+            (request("customers", per_page="200"), page("entries", [customer(1)], "c1", False)),
+            (request("customers/cus_0001/subscriptions", per_page="200"), recorded_response("customer_subscriptions__5")),
+        ],
+    )
+
+    assert [record.record.stream for record in output.records] == ["customer_subscriptions"]

@@ -1,0 +1,202 @@
+"""Request policies of the emulator: auth, rate limit, connection cap, latency, faults, and counters.
+
+Everything random here is decided by a hash of (seed, method, full URL, how many times that exact URL
+was requested before), never by a shared RNG stream, so a run is reproducible whatever the thread
+interleaving and a retried request gets a fresh draw.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import threading
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from typing import Any
+
+from .api import PAGINATION_FAULTS
+
+FAULT_KINDS = ("500", "502", "503", "504", "reset", "truncated", "html200", "slow", "429")
+SCRIPTABLE_KINDS = FAULT_KINDS + PAGINATION_FAULTS
+UNAUTHORIZED_BODY = {"code": 401, "message": "No valid API key provided", "param": None}
+RATE_LIMITED_BODY = {"code": 429, "message": "Your request rate has exceeded our rate limit.", "param": None}
+TOO_MANY_CONNECTIONS_BODY = {"code": 503, "message": "Too many parallel connections. Please retry later.",
+                             "param": None}
+SERVER_ERROR_TEXT = {"500": "500 Internal Server Error", "502": "502 Bad Gateway",
+                     "503": "503 Service Unavailable", "504": "504 Gateway Timeout Error"}
+MAINTENANCE_PAGE = ("<!DOCTYPE html><html><head><title>ChartMogul is down for maintenance</title></head>"
+                    "<body><h1>We'll be back soon</h1><p>ChartMogul is undergoing scheduled maintenance."
+                    "</p></body></html>")
+
+
+def fate(seed: int, *parts: object) -> int:
+    """A 64-bit number fixed by its inputs."""
+    return int.from_bytes(hashlib.blake2b(repr((seed,) + parts).encode(), digest_size=8).digest(), "big")
+
+
+@dataclass
+class ScriptedFault:
+    """Serve ``kind`` to the ``nth`` .. ``nth + times - 1`` requests (1-based) whose path is ``path``."""
+    path: str
+    kind: str
+    nth: int = 1
+    times: int = 1
+
+    def __post_init__(self) -> None:
+        if self.kind not in SCRIPTABLE_KINDS:
+            raise ValueError(f"unknown fault kind {self.kind!r}; known: {', '.join(SCRIPTABLE_KINDS)}")
+        if self.nth < 1 or self.times < 1:
+            raise ValueError("nth and times must be >= 1")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do with one admitted, authorised request."""
+    fault: str | None
+    variant: int      # 0/1: JSON or text 5xx body, with or without Retry-After on a fault 429
+    delay: float      # seconds of latency before answering
+
+
+class SlidingWindow:
+    """Timestamps of events within the last second."""
+
+    def __init__(self) -> None:
+        self.events: deque[float] = deque()
+
+    def add(self, now: float) -> int:
+        self.trim(now)
+        self.events.append(now)
+        return len(self.events)
+
+    def trim(self, now: float) -> int:
+        while self.events and self.events[0] <= now - 1.0:
+            self.events.popleft()
+        return len(self.events)
+
+
+class Policies:
+    """Shared, thread-safe state of the limits, faults and statistics of one emulator."""
+
+    def __init__(self, *, seed: int, api_key: str, rate_limit: int | None, max_connections: int | None,
+                 latency_ms: float, jitter_ms: float, fault_rate: float, fault_kinds: tuple[str, ...],
+                 retry_after: int | None, slow_seconds: float) -> None:
+        unknown = set(fault_kinds) - set(SCRIPTABLE_KINDS)
+        if unknown:
+            raise ValueError(f"unknown fault kinds: {sorted(unknown)}")
+        self.seed = seed
+        self.api_key = api_key
+        self.rate_limit = rate_limit or None
+        self.max_connections = max_connections or None
+        self.latency_ms, self.jitter_ms = latency_ms, jitter_ms
+        self.fault_rate, self.fault_kinds = fault_rate, tuple(fault_kinds)
+        self.retry_after, self.slow_seconds = retry_after, slow_seconds
+        self.lock = threading.Lock()
+        self.scripts: list[ScriptedFault] = []
+        self.url_seen: dict[str, int] = defaultdict(int)
+        self.path_seen: dict[str, int] = defaultdict(int)
+        self.admitted = SlidingWindow()
+        self.in_flight = 0
+        self.reset_stats()
+
+    # ------------------------------------------------------------------ admission
+
+    def authorized(self, header: str | None) -> bool:
+        """HTTP Basic with the key as user name and an empty or identical password."""
+        if not header or not header.startswith("Basic "):
+            return False
+        try:
+            user, _, password = base64.b64decode(header[6:].strip(), validate=True).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return False
+        return user == self.api_key and password in ("", self.api_key)
+
+    def enter(self) -> int | None:
+        """Count an arriving request; None if admitted, else the status (503 or 429) to refuse it with.
+
+        Only admitted requests fill the rate window, so a client that backs off is served again once
+        the window has room.
+        """
+        now = time.monotonic()
+        with self.lock:
+            self.total += 1
+            self.peak_per_second = max(self.peak_per_second, self.arrivals.add(now))
+            if self.max_connections is not None and self.in_flight >= self.max_connections:
+                self.refused_503 += 1
+                return 503
+            if self.rate_limit is not None and self.admitted.trim(now) >= self.rate_limit:
+                self.refused_429 += 1
+                return 429
+            self.admitted.add(now)
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+            return None
+
+    def leave(self) -> None:
+        with self.lock:
+            self.in_flight -= 1
+
+    # ------------------------------------------------------------------ faults and latency
+
+    def script(self, fault: ScriptedFault) -> None:
+        with self.lock:
+            self.scripts.append(fault)
+
+    def clear_scripts(self) -> None:
+        with self.lock:
+            self.scripts.clear()
+
+    def decide(self, method: str, url: str, path: str) -> Decision:
+        with self.lock:
+            self.path_seen[path] += 1
+            nth_on_path = self.path_seen[path]
+            seen_before = self.url_seen[url]
+            self.url_seen[url] += 1
+            scripted = next((s.kind for s in self.scripts
+                             if s.path == path and s.nth <= nth_on_path < s.nth + s.times), None)
+        draw = fate(self.seed, method, url, seen_before)
+        fault = scripted
+        if fault is None and self.fault_rate > 0 and self.fault_kinds:
+            if (draw & 0xFFFFFFFF) / 2**32 < self.fault_rate:
+                fault = self.fault_kinds[(draw >> 32) % len(self.fault_kinds)]
+        jitter = ((draw >> 16) & 0xFFFF) / 0xFFFF * self.jitter_ms
+        return Decision(fault, (draw >> 63) & 1, (self.latency_ms + jitter) / 1000)
+
+    def record(self, template: str, status: int | str, fault: str | None = None) -> None:
+        """Count one answered request under its path template and status (or ``reset``)."""
+        with self.lock:
+            self.by_endpoint[template][str(status)] += 1
+            if fault is not None:
+                self.faults[fault] += 1
+
+    # ------------------------------------------------------------------ statistics
+
+    def reset_stats(self) -> None:
+        with self.lock:
+            self.total = 0
+            self.arrivals = SlidingWindow()
+            self.peak_per_second = 0
+            self.peak_in_flight = self.in_flight
+            self.refused_429 = 0
+            self.refused_503 = 0
+            self.by_endpoint: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+            self.faults: dict[str, int] = defaultdict(int)
+
+    def stats(self) -> dict[str, Any]:
+        """Counters since the last reset. ``statuses`` counts every status served (faults included);
+        ``rate_limited_429`` / ``connection_limited_503`` count refusals by the limits alone."""
+        with self.lock:
+            statuses: dict[str, int] = defaultdict(int)
+            for counts in self.by_endpoint.values():
+                for status, n in counts.items():
+                    statuses[status] += n
+            return {
+                "total_requests": self.total,
+                "requests": {template: dict(counts) for template, counts in sorted(self.by_endpoint.items())},
+                "statuses": dict(sorted(statuses.items())),
+                "peak_requests_per_second": self.peak_per_second,
+                "peak_in_flight": self.peak_in_flight,
+                "rate_limited_429": self.refused_429,
+                "connection_limited_503": self.refused_503,
+                "faults": dict(sorted(self.faults.items())),
+            }
