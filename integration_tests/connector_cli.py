@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -32,20 +33,50 @@ class Run:
     def errors(self) -> list[dict[str, Any]]:
         return [m["trace"]["error"] for m in self.of_type("TRACE") if m["trace"]["type"] == "ERROR"]
 
+    def final_state(self, stream: str) -> dict[str, Any] | None:
+        states = [m["state"]["stream"] for m in self.of_type("STATE")]
+        return [s["stream_state"] for s in states if s["stream_descriptor"]["name"] == stream][-1] if states else None
 
-def run_connector(command: str, tmp_path: Path, config: Mapping[str, Any], streams: list[str] | None = None, timeout: float = 300) -> Run:
-    """`python main.py <command> --config ... [--catalog ...]` in a subprocess; its parsed stdout."""
+
+def configured(entry: dict[str, Any], sync_mode: str) -> dict[str, Any]:
+    if sync_mode == "full_refresh":
+        return entry
+    stream = {**entry["stream"], "supported_sync_modes": ["full_refresh", "incremental"], "source_defined_cursor": True, "default_cursor_field": ["date"]}
+    return {"stream": stream, "sync_mode": "incremental", "cursor_field": ["date"], "destination_sync_mode": "append_dedup"}
+
+
+def run_connector(
+    command: str,
+    tmp_path: Path,
+    config: Mapping[str, Any],
+    streams: list[str] | None = None,
+    sync_mode: str = "full_refresh",
+    state: Mapping[str, Any] | None = None,
+    timeout: float = 300,
+) -> Run:
+    """`python main.py <command> --config ... [--catalog ...] [--state ...]` in a subprocess; its parsed stdout.
+    `state` is one stream's state (the streams must then be that one stream)."""
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps(config))
     args = [sys.executable, str(ROOT / "main.py"), command, "--config", str(config_file)]
     if command == "read":
         catalog_file = tmp_path / "catalog.json"
-        selected = [entry for entry in STREAMS if streams is None or entry["stream"]["name"] in streams]
+        selected = [configured(entry, sync_mode) for entry in STREAMS if streams is None or entry["stream"]["name"] in streams]
         catalog_file.write_text(json.dumps({"streams": selected}))
         args += ["--catalog", str(catalog_file)]
+    if state is not None:
+        (stream,) = streams or []
+        state_file = tmp_path / "state.json"
+        state_file.write_text(json.dumps([{"type": "STREAM", "stream": {"stream_descriptor": {"name": stream}, "stream_state": state}}]))
+        args += ["--state", str(state_file)]
     result = subprocess.run(args, capture_output=True, text=True, timeout=timeout, cwd=tmp_path)
     messages = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     return Run(result.returncode, messages, result.stderr)
+
+
+def as_multiset(records: list[dict[str, Any]]) -> Counter[str]:
+    """Records as a multiset, so that a comparison sees a missing, an unexpected and a duplicated record alike."""
+    return Counter(json.dumps(record, sort_keys=True) for record in records)
 
 
 METRIC_ENDPOINTS = {"customer_count": "customer-count", "key_metrics": "all", "mrr_metrics": "mrr"}

@@ -8,10 +8,20 @@ from unittest import mock
 from airbyte_cdk.models import FailureType, SyncMode
 from airbyte_cdk.test.catalog_builder import CatalogBuilder
 from airbyte_cdk.test.entrypoint_wrapper import read
+from airbyte_cdk.sources.streams.http import rate_limiting
 from airbyte_cdk.test.mock_http import HttpMocker, HttpRequest, HttpResponse
 
 from source_chartmogul import SourceChartmogul
 from unit_tests.test_stream_requests import CONFIG, customer, page, request
+
+# Only the retry backoff's waits are skipped (and recorded); the API budget keeps its real clock.
+def retry_waits():
+    return mock.patch.object(rate_limiting, "time")
+
+
+def waits(fake_time: mock.MagicMock) -> list[float]:
+    return [call.args[0] for call in fake_time.sleep.call_args_list]
+
 
 UNAUTHORIZED = HttpResponse('{"code":401,"message":"No valid API key provided","param":null}', 401)
 MAX_RETRIES = 5
@@ -48,7 +58,7 @@ def test_a_rejected_key_fails_check_with_the_same_message() -> None:
 
 
 def test_a_429_then_a_200_delivers_each_record_once() -> None:
-    with mock.patch("time.sleep") as sleep, HttpMocker() as http:
+    with retry_waits() as fake_time, HttpMocker() as http:
         http.get(
             request("customers", per_page="200"),
             [HttpResponse('{"code":429,"message":"Your request rate has exceeded our rate limit.","param":null}', 429),
@@ -58,11 +68,11 @@ def test_a_429_then_a_200_delivers_each_record_once() -> None:
 
     assert [r.record.data["uuid"] for r in output.records] == ["cus_0001", "cus_0002"]
     assert not output.errors
-    assert [call.args[0] for call in sleep.call_args_list if call.args[0]] == [3.0]  # one backoff: 1*2^1 + the CDK's 1 s
+    assert waits(fake_time) == [3.0]  # one backoff: 1*2^1 + the CDK's 1 s
 
 
 def test_a_retry_after_header_is_honoured() -> None:
-    with mock.patch("time.sleep") as sleep, HttpMocker() as http:
+    with retry_waits() as fake_time, HttpMocker() as http:
         http.get(
             request("customers", per_page="200"),
             [HttpResponse('{"code":429}', 429, headers={"Retry-After": "7"}), page("entries", [customer(1)], "c1", False)],
@@ -70,19 +80,18 @@ def test_a_retry_after_header_is_honoured() -> None:
         output = read_customers()
 
     assert len(output.records) == 1
-    assert [call.args[0] for call in sleep.call_args_list if call.args[0]] == [8.0]  # 7 s + the CDK's 1 s
+    assert waits(fake_time) == [8.0]  # 7 s + the CDK's 1 s
 
 
 def test_a_500_that_never_recovers_fails_after_bounded_retries_naming_stream_and_cause() -> None:
     first_page = request("customers", per_page="200")
-    with mock.patch("time.sleep") as sleep, HttpMocker() as http:
+    with retry_waits() as fake_time, HttpMocker() as http:
         http.get(first_page, HttpResponse("500 Internal Server Error", 500))
         output = read_customers()
         http.assert_number_of_calls(first_page, MAX_RETRIES + 1)
 
     assert output.records == []
-    waits = [call.args[0] for call in sleep.call_args_list if call.args[0]]
-    assert waits == [3.0, 5.0, 9.0, 17.0, 33.0]  # bounded: 67 s in all
+    assert waits(fake_time) == [3.0, 5.0, 9.0, 17.0, 33.0]  # bounded: 67 s in all
     stream_errors = [e.trace.error for e in output.errors if e.trace.error.stream_descriptor]
     assert [(e.stream_descriptor.name, e.failure_type) for e in stream_errors] == [("customers", FailureType.transient_error)]
     assert (

@@ -75,7 +75,7 @@ def test_spec_marks_the_key_secret_and_requires_key_and_start_date() -> None:
     spec = manifest()["spec"]["connection_specification"]
     assert spec["required"] == ["api_key", "start_date"]
     assert spec["properties"]["api_key"]["airbyte_secret"] is True
-    assert list(spec["properties"]) == ["api_key", "start_date", "end_date", "interval", "base_url"]
+    assert list(spec["properties"]) == ["api_key", "start_date", "end_date", "interval", "lookback_window_days", "concurrency_level", "max_requests_per_second", "base_url"]
 
 
 def check(config: dict[str, Any], tmp_path: Path) -> list[dict[str, Any]]:

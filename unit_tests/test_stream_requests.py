@@ -13,6 +13,7 @@ from airbyte_cdk.models import SyncMode
 from airbyte_cdk.test.catalog_builder import CatalogBuilder
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, read
 from airbyte_cdk.test.mock_http import HttpMocker, HttpRequest, HttpResponse
+from airbyte_cdk.test.state_builder import StateBuilder
 
 from source_chartmogul import SourceChartmogul
 
@@ -31,13 +32,16 @@ def page(records_key: str, records: list[Mapping[str, Any]], cursor: str | None,
     return HttpResponse(json.dumps({records_key: records, "cursor": cursor, "has_more": has_more}))
 
 
-def read_stream(stream: str, config: Mapping[str, Any] = CONFIG) -> EntrypointOutput:
-    catalog = CatalogBuilder().with_stream(stream, SyncMode.full_refresh).build()
-    return read(SourceChartmogul(catalog=catalog, config=config), config, catalog)
+def read_stream(stream: str, config: Mapping[str, Any] = CONFIG, state: list[Any] | None = None) -> EntrypointOutput:
+    catalog = CatalogBuilder().with_stream(stream, SyncMode.incremental if state else SyncMode.full_refresh).build()
+    return read(SourceChartmogul(catalog=catalog, config=config, state=state), config, catalog, state)
 
 
 def read_with_exact_requests(
-    stream: str, exchanges: list[tuple[HttpRequest, HttpResponse]], config: Mapping[str, Any] = CONFIG
+    stream: str,
+    exchanges: list[tuple[HttpRequest, HttpResponse]],
+    config: Mapping[str, Any] = CONFIG,
+    state: list[Any] | None = None,
 ) -> EntrypointOutput:
     """Reads `stream` while ChartMogul answers exactly these requests, and checks that each was made exactly once.
 
@@ -47,7 +51,7 @@ def read_with_exact_requests(
     with HttpMocker() as http:
         for expected_request, response in exchanges:
             http.get(expected_request, response)
-        output = read_stream(stream, config)
+        output = read_stream(stream, config, state)
 
     assert [error.trace.error.message for error in output.errors] == []
     for expected_request, _ in exchanges:
@@ -86,18 +90,63 @@ def test_customers_stop_on_an_empty_list_whose_cursor_is_null() -> None:
     assert output.records == []
 
 
-def test_activities_send_the_settings_dates_and_follow_the_cursor() -> None:
-    dates = {"start-date": "2024-01-15T06:30:00Z", "end-date": "2024-06-30T23:59:59Z"}
+def dated_activity(name: str, date: str) -> dict[str, Any]:
+    return {"uuid": name, "date": date, "type": "new_biz", "activity-mrr": 100}
+
+
+def activities_request(start: str, end: str, **cursor: str) -> HttpRequest:
+    return request("activities", per_page="200", **{"start-date": start, "end-date": end}, **cursor)
+
+
+def test_activities_windows_overlap_by_a_second_and_keep_each_record_in_its_own_window() -> None:
+    """Month windows from start_date; each asked one second wider, so no boundary semantics loses a record."""
+    config = {**CONFIG, "start_date": "2024-01-15T06:30:00Z", "end_date": "2024-03-10T00:00:00Z"}
+    before_start = dated_activity("before-start", "2024-01-15T06:29:59+00:00")
+    first_second = dated_activity("first-second", "2024-01-15T06:30:00+00:00")
+    inside = dated_activity("inside", "2024-01-20T00:00:00+00:00")
+    last_second_of_window_1 = dated_activity("last-second-1", "2024-02-15T06:29:59+00:00")
+    first_second_of_window_2 = dated_activity("first-second-2", "2024-02-15T06:30:00+00:00")
+    end_date_itself = dated_activity("end-date", "2024-03-10T00:00:00+00:00")
+    after_end = dated_activity("after-end", "2024-03-10T00:00:01+00:00")
     output = read_with_exact_requests(
         "activities",
         [
-            (request("activities", per_page="200", **dates), page("entries", [activity(1)], "act-0001", True)),
-            (request("activities", per_page="200", cursor="act-0001", **dates), page("entries", [activity(2)], "act-0002", True)),
-            (request("activities", per_page="200", cursor="act-0002", **dates), page("entries", [activity(3)], "act-0003", False)),
+            (activities_request("2024-01-15T06:29:59Z", "2024-02-15T06:30:00Z"),
+             page("entries", [before_start, first_second, inside], "inside", True)),
+            (activities_request("2024-01-15T06:29:59Z", "2024-02-15T06:30:00Z", cursor="inside"),
+             page("entries", [last_second_of_window_1, first_second_of_window_2], "first-second-2", False)),
+            (activities_request("2024-02-15T06:29:59Z", "2024-03-10T00:00:01Z"),
+             page("entries", [last_second_of_window_1, first_second_of_window_2, end_date_itself, after_end], "after-end", False)),
         ],
+        config,
     )
 
-    assert emitted(output) == [activity(1), activity(2), activity(3)]
+    # Windows are read in parallel, so their records may interleave.
+    assert sorted(emitted(output), key=lambda r: r["date"]) == [
+        first_second, inside, last_second_of_window_1, first_second_of_window_2, end_date_itself
+    ]
+
+
+@pytest.mark.parametrize(
+    "lookback, exchanges",
+    [
+        pytest.param({}, [("2024-01-30T23:59:59Z", "2024-02-29T00:00:00Z"), ("2024-02-28T23:59:59Z", "2024-03-10T00:00:01Z")], id="default-30-days"),
+        pytest.param({"lookback_window_days": 0}, [("2024-02-29T23:59:59Z", "2024-03-10T00:00:01Z")], id="no-lookback"),
+    ],
+)
+def test_an_incremental_sync_starts_at_the_state_less_the_lookback_and_saves_the_newest_date(
+    lookback: dict[str, int], exchanges: list[tuple[str, str]]
+) -> None:
+    config = {**CONFIG, "start_date": "2023-01-01T00:00:00Z", "end_date": "2024-03-10T00:00:00Z", **lookback}
+    state = StateBuilder().with_stream_state("activities", {"date": "2024-03-01T00:00:00Z"}).build()
+    newest = dated_activity("newest", "2024-03-05T10:00:00+00:00")
+    responses = [page("entries", [], None, False)] * (len(exchanges) - 1) + [page("entries", [newest], "newest", False)]
+    output = read_with_exact_requests(
+        "activities", [(activities_request(start, end), response) for (start, end), response in zip(exchanges, responses)], config, state
+    )
+
+    assert emitted(output) == [newest]
+    assert output.most_recent_state.stream_state.__dict__ == {"date": "2024-03-05T10:00:00Z"}
 
 
 @pytest.mark.parametrize(

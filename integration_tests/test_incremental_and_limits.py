@@ -1,0 +1,81 @@
+"""Incremental activities and ChartMogul's limits, end to end against the emulator through the real CLI."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chartmogul_emulator import Emulator
+from integration_tests.connector_cli import STREAM_NAMES, ground_truth, run_connector
+
+KEY = "sk_incremental_8e2d5a17c4"
+CONFIG = {"api_key": KEY, "start_date": "2019-01-01T00:00:00Z", "end_date": "2025-12-31T23:59:59Z"}
+
+
+def on_a_month_edge(date: str) -> bool:
+    return date[8:19] == "01T00:00:00"
+
+
+def activities_between(emulator: Emulator, start: str, end: str) -> list[dict[str, Any]]:
+    """Every activity with start <= date <= end: the definition of a correct sync, whatever the API's boundaries."""
+    return [a for a in emulator.truth("/v1/activities") if start[:19] <= a["date"][:19] <= end[:19]]
+
+
+@pytest.mark.parametrize("boundaries", ["inclusive", "exclusive", "half-open"])
+def test_an_incremental_sync_is_exact_whatever_the_api_does_at_window_edges(
+    boundaries: str, chartmogul_emulator_factory: Any, tmp_path: Path
+) -> None:
+    emulator = chartmogul_emulator_factory(seed=5, customers=300, activities=6_000, api_key=KEY, date_boundaries=boundaries)
+    expected = activities_between(emulator, CONFIG["start_date"], CONFIG["end_date"])
+    tied_edges = [date for date, n in Counter(a["date"] for a in expected).items() if n > 1 and on_a_month_edge(date)]
+    assert len(tied_edges) >= 20, "the account must put shared timestamps exactly on the windows' edges"
+
+    run = run_connector("read", tmp_path, {**CONFIG, "base_url": emulator.url}, ["activities"], sync_mode="incremental")
+
+    assert run.errors() == []
+    emitted = run.records("activities")
+    assert len(emitted) == len({a["uuid"] for a in emitted}), "an activity was emitted twice"
+    assert sorted(emitted, key=lambda a: a["uuid"]) == sorted(expected, key=lambda a: a["uuid"])
+    assert run.final_state("activities") == {"date": max(a["date"] for a in expected)[:19] + "Z"}
+
+
+def test_a_second_incremental_sync_with_no_new_data_costs_a_handful_of_requests(chartmogul_emulator_factory: Any, tmp_path: Path) -> None:
+    emulator = chartmogul_emulator_factory(seed=5, customers=300, activities=6_000, api_key=KEY)
+    config = {**CONFIG, "base_url": emulator.url}
+    first = run_connector("read", tmp_path, config, ["activities"], sync_mode="incremental")
+    state = first.final_state("activities")
+    emulator.reset_stats()
+
+    second = run_connector("read", tmp_path, config, ["activities"], sync_mode="incremental", state=state)
+
+    assert second.errors() == []
+    requests = sum(emulator.stats()["requests"]["/v1/activities"].values())
+    assert requests <= 3, f"{requests} requests to re-read the 30-day lookback"
+    # What it re-reads is the lookback: the last 30 days before the state, which destinations deduplicate by uuid.
+    assert {a["uuid"] for a in second.records("activities")} == {
+        a["uuid"] for a in activities_between(emulator, "2025-12-01T23:59:59Z", CONFIG["end_date"])
+    }
+    assert second.final_state("activities") == state
+
+
+def test_a_full_sync_of_every_stream_stays_within_chartmogul_limits(chartmogul_emulator_factory: Any, tmp_path: Path) -> None:
+    """The emulator enforces the real limits (40 requests in any second, 20 in flight); with latency, 20 workers
+    would exceed the first without the connector's own budget."""
+    emulator = chartmogul_emulator_factory(
+        seed=9, customers=400, activities=8_000, api_key=KEY, rate_limit=40, max_connections=20, latency_ms=60, jitter_ms=30
+    )
+    config = {**CONFIG, "base_url": emulator.url, "concurrency_level": 20}
+
+    run = run_connector("read", tmp_path, config)
+
+    stats = emulator.stats()
+    assert run.errors() == []
+    assert (stats["rate_limited_429"], stats["connection_limited_503"]) == (0, 0)
+    assert stats["peak_requests_per_second"] <= 40
+    assert stats["peak_in_flight"] <= 20
+    assert stats["total_requests"] > 400, "enough requests to press against the rate limit"
+    for stream in STREAM_NAMES:
+        assert Counter(map(repr, run.records(stream))) == Counter(map(repr, ground_truth(emulator, stream, CONFIG))), stream
