@@ -12,7 +12,11 @@ from chartmogul_emulator import Emulator
 from integration_tests.connector_cli import STREAM_NAMES, Run, as_multiset, ground_truth, run_connector
 
 KEY = "sk_e2e_3f8a61c0d95b4e27"
-CONFIG = {"api_key": KEY, "start_date": "2019-01-01T00:00:00Z", "end_date": "2025-12-31T23:59:59Z", "interval": "month"}
+# This emulator enforces no rate limit, so the connector's pacing is lifted (test_incremental_and_limits keeps it).
+CONFIG = {
+    "api_key": KEY, "start_date": "2019-01-01T00:00:00Z", "end_date": "2025-12-31T23:59:59Z", "interval": "month",
+    "max_requests_per_second": 1000,
+}
 CUSTOMERS, ACTIVITIES = 1_500, 12_000  # 8 pages of customers, 60 of activities
 
 
