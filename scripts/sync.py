@@ -1,7 +1,8 @@
-"""The main job: a real sync of every stream through the connector's CLI, then a count of what each stream delivered.
+"""The main job: sync every ChartMogul stream into a local DuckDB file through PyAirbyte, then report monthly MRR.
 
-Without --config it runs against the local ChartMogul emulator (a synthetic account); with --config it reads the
-account of that config's API key.
+Without --config it runs against the local ChartMogul emulator (a synthetic account it starts and stops); with
+--config it reads the account of that config's API key. It prints the rows each stream delivered, a monthly MRR
+table with its movements, and writes an MRR chart (PNG).
 """
 
 from __future__ import annotations
@@ -9,74 +10,131 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import subprocess
+import os
 import sys
-import tempfile
-import time
-from collections import Counter
+import warnings
 from pathlib import Path
 from typing import Any, Iterator
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # the emulator package lives in the repository, not in the connector's wheel
+os.environ.setdefault("AIRBYTE_OFFLINE_MODE", "1")  # the connector is this repository's: no registry look-ups
+os.environ.setdefault("DO_NOT_TRACK", "1")
+warnings.filterwarnings("ignore", category=FutureWarning)  # Google client libraries' notices about Python versions
 
+import airbyte as ab  # noqa: E402
+import airbyte.types  # noqa: E402
+
+# PyAirbyte prints a notice for every union-typed column (ChartMogul sends e.g. "" or an integer for a subscription
+# event's quantity) and stores such columns as text. Only those notices are printed from that module.
+airbyte.types.print = lambda *args, **kwargs: None  # type: ignore[attr-defined]
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the emulator lives in this repository, not in the connector's package
 from chartmogul_emulator import Emulator  # noqa: E402
 
+CONNECTOR = Path(sys.executable).parent / "source-chartmogul"
 EMULATOR_KEY = "sk_emulator_demo_4d9f2b7c1e8a"
-
-
-def connector(command: str, *args: str) -> list[dict[str, Any]]:
-    """Run `source-chartmogul <command>`; its Airbyte messages."""
-    result = subprocess.run(
-        [str(Path(sys.executable).parent / "source-chartmogul"), command, *args], capture_output=True, text=True
-    )
-    messages = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
-    errors = [m["trace"]["error"]["message"] for m in messages if m["type"] == "TRACE" and m["trace"]["type"] == "ERROR"]
-    if result.returncode != 0 or errors:
-        sys.exit(f"source-chartmogul {command} failed: {errors[0] if errors else result.stderr.strip()[-500:]}")
-    return messages
+MOVEMENTS = ["mrr_new_business", "mrr_expansion", "mrr_contraction", "mrr_churn", "mrr_reactivation"]
 
 
 @contextlib.contextmanager
-def account(config_path: str | None) -> Iterator[dict[str, Any]]:
-    """The config to sync with: the user's, or one pointing at a freshly started emulator."""
+def chartmogul_config(config_path: str | None, customers: int, activities: int) -> Iterator[dict[str, Any]]:
+    """The user's config, or one for a freshly started emulator (stopped on exit)."""
     if config_path:
         yield json.loads(Path(config_path).read_text())
         return
-    with Emulator(seed=7, customers=2_000, activities=20_000, api_key=EMULATOR_KEY) as emulator:
-        print(f"ChartMogul emulator at {emulator.url} (seed 7, 2,000 customers, 20,000 activities)")
+    # ChartMogul's own limits: 40 requests in any second, 20 in flight.
+    with Emulator(seed=7, customers=customers, activities=activities, api_key=EMULATOR_KEY, rate_limit=40, max_connections=20) as emulator:
+        print(f"ChartMogul emulator at {emulator.url}: {customers:,} customers, {activities:,} activities (seed 7)")
         yield {"api_key": EMULATOR_KEY, "start_date": "2019-01-01T00:00:00Z", "end_date": "2025-12-31T23:59:59Z",
                "interval": "month", "base_url": emulator.url}
+        stats = emulator.stats()
+        print(
+            f"The emulator served {stats['total_requests']:,} requests, at most {stats['peak_requests_per_second']} in a second"
+            f" and {stats['peak_in_flight']} at once; {stats['rate_limited_429']} answered 429, {stats['connection_limited_503']} answered 503."
+        )
+
+
+def sync(config: dict[str, Any], cache: ab.DuckDBCache, streams: list[str] | None = None) -> dict[str, int]:
+    """Read the streams into the DuckDB cache (PyAirbyte shows its progress while it runs); rows per stream."""
+    source = ab.get_source("source-chartmogul", config=config, local_executable=str(CONNECTOR))
+    source.check()
+    source.select_streams(streams) if streams else source.select_all_streams()
+    result = source.read(cache=cache)
+    return {stream: len(result[stream]) for stream in source.get_selected_streams()}
+
+
+def monthly_mrr(cache: ab.DuckDBCache) -> list[tuple]:
+    """Month-end MRR and its movements, in currency units, from the synced mrr_metrics table (interval month)."""
+    columns = ", ".join(f"{name} / 100 as {name}" for name in ["mrr", *MOVEMENTS])
+    rows = cache.run_sql_query(f"select strftime(cast(date as date), '%Y-%m') as month, {columns} from mrr_metrics order by date")
+    return [(row["month"], *(row[name] for name in ["mrr", *MOVEMENTS])) for row in rows]
+
+
+def print_table(rows_per_stream: dict[str, int], mrr: list[tuple]) -> None:
+    width = max(map(len, rows_per_stream))
+    print(f"\n{'stream':<{width}}  rows")
+    for stream, rows in rows_per_stream.items():
+        print(f"{stream:<{width}}  {rows:>7,}")
+    print(f"\n{'month':<8} {'MRR':>12} {'new biz':>10} {'expansion':>10} {'contract.':>10} {'churn':>10} {'reactiv.':>10}")
+    for month, *values in mrr[-12:]:
+        print(f"{month:<8} " + " ".join(f"{value:>{12 if i == 0 else 10},.0f}" for i, value in enumerate(values)))
+
+
+def write_chart(mrr: list[tuple], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")  # no screen: render straight to the file
+    from matplotlib import pyplot
+
+    months = [row[0] for row in mrr]
+    figure, axis = pyplot.subplots(figsize=(12, 6))
+    positive_base = [0.0] * len(mrr)
+    negative_base = [0.0] * len(mrr)
+    for index, name in enumerate(MOVEMENTS, start=2):
+        values = [row[index] for row in mrr]
+        bases = [positive_base[i] if v >= 0 else negative_base[i] for i, v in enumerate(values)]
+        axis.bar(months, values, bottom=bases, label=name.removeprefix("mrr_").replace("_", " "))
+        for i, value in enumerate(values):
+            (positive_base if value >= 0 else negative_base)[i] += value
+    line_axis = axis.twinx()
+    line_axis.plot(months, [row[1] for row in mrr], color="black", linewidth=2, label="MRR")
+    axis.set_title("Monthly MRR and its movements")
+    axis.set_ylabel("movement")
+    line_axis.set_ylabel("MRR")
+    axis.set_xticks(months[:: max(1, len(months) // 12)])
+    axis.tick_params(axis="x", rotation=45)
+    axis.legend(loc="upper left")
+    line_axis.legend(loc="upper right")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", help="a config.json with a real ChartMogul API key; default: the local emulator")
+    parser.add_argument("--duckdb", type=Path, help="the DuckDB file to sync into (default: .data/<account>.duckdb)")
+    parser.add_argument("--chart", type=Path, help="where to write the MRR chart (default: beside the DuckDB file)")
+    parser.add_argument("--streams", help="comma-separated streams to sync (default: all)")
+    parser.add_argument("--customers", type=int, default=2_000, help="emulator account size (without --config)")
+    parser.add_argument("--activities", type=int, default=20_000, help="emulator account size (without --config)")
     options = parser.parse_args()
 
-    with account(options.config) as config, tempfile.TemporaryDirectory() as work:
-        config_file = Path(work) / "config.json"
-        config_file.write_text(json.dumps(config))
-        status = next(m["connectionStatus"] for m in connector("check", "--config", str(config_file)) if m["type"] == "CONNECTION_STATUS")
-        if status["status"] != "SUCCEEDED":
-            sys.exit(f"check failed: {status.get('message')}")
-        catalog = next(m["catalog"] for m in connector("discover", "--config", str(config_file)) if m["type"] == "CATALOG")
-        configured = {"streams": [
-            {"stream": stream, "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"} for stream in catalog["streams"]
-        ]}
-        catalog_file = Path(work) / "catalog.json"
-        catalog_file.write_text(json.dumps(configured))
-
-        started = time.monotonic()
-        messages = connector("read", "--config", str(config_file), "--catalog", str(catalog_file))
-        elapsed = time.monotonic() - started
-
-    counts = Counter(m["record"]["stream"] for m in messages if m["type"] == "RECORD")
-    width = max(len(stream["name"]) for stream in catalog["streams"])
-    print(f"\n{'stream':<{width}}  records")
-    for stream in catalog["streams"]:
-        print(f"{stream['name']:<{width}}  {counts[stream['name']]:>7,}")
-    print(f"{'total':<{width}}  {sum(counts.values()):>7,}   in {elapsed:.1f} s")
+    db_path = options.duckdb or ROOT / ".data" / ("chartmogul.duckdb" if options.config else "emulator.duckdb")
+    chart_path = options.chart or db_path.with_name(db_path.stem + "-mrr.png")
+    streams = options.streams.split(",") if options.streams else None
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    cache = ab.DuckDBCache(db_path=db_path)
+    with chartmogul_config(options.config, options.customers, options.activities) as config:
+        rows_per_stream = sync(config, cache, streams)
+        monthly = config.get("interval", "month") == "month" and "mrr_metrics" in rows_per_stream
+    mrr = monthly_mrr(cache) if monthly else []
+    print_table(rows_per_stream, mrr)
+    print(f"\nDuckDB: {db_path}")
+    if mrr:
+        write_chart(mrr, chart_path)
+        print(f"MRR chart: {chart_path}")
+    else:
+        print("No monthly MRR report: sync mrr_metrics with interval month for it.")
 
 
 if __name__ == "__main__":
