@@ -23,6 +23,18 @@ def test_dockerfile_passes_hadolint() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_metadata_declares_what_the_airbyte_registry_needs() -> None:
+    metadata = yaml.safe_load((ROOT / "metadata.yaml").read_text())["data"]
+    assert metadata["definitionId"] == "b6604cbd-1b12-4c08-8767-e140d0fb0877"  # the existing ChartMogul connector's
+    assert metadata["dockerRepository"] == "airbyte/source-chartmogul"
+    assert metadata["allowedHosts"] == {"hosts": ["api.chartmogul.com"]}
+    assert metadata["tags"] == ["cdk:low-code", "language:python"]
+    assert metadata["releaseStage"] in {"alpha", "beta", "generally_available"}
+    assert metadata["documentationUrl"] == yaml.safe_load((ROOT / "source_chartmogul" / "manifest.yaml").read_text())["spec"]["documentation_url"]
+    assert metadata["connectorBuildOptions"]["baseImage"].startswith("docker.io/airbyte/python-connector-base:")
+    assert metadata["releases"]["breakingChanges"][metadata["dockerImageTag"]]["message"]
+
+
 def test_version_and_name_agree_across_package_image_labels_and_metadata() -> None:
     metadata = yaml.safe_load((ROOT / "metadata.yaml").read_text())["data"]
     dockerfile = (ROOT / "Dockerfile").read_text()
