@@ -9,7 +9,14 @@ from typing import Any
 import pytest
 
 from chartmogul_emulator import Emulator
-from integration_tests.connector_cli import STREAM_NAMES, ground_truth, run_connector
+import yaml
+from airbyte_cdk.models import SyncMode
+from airbyte_cdk.sources.declarative.concurrent_declarative_source import ConcurrentDeclarativeSource
+from airbyte_cdk.test.catalog_builder import CatalogBuilder
+from airbyte_cdk.test.entrypoint_wrapper import read
+
+from integration_tests.connector_cli import STREAM_NAMES, as_multiset, ground_truth, run_connector
+from source_chartmogul.source import MANIFEST_PATH
 
 KEY = "sk_incremental_8e2d5a17c4"
 CONFIG = {"api_key": KEY, "start_date": "2019-01-01T00:00:00Z", "end_date": "2025-12-31T23:59:59Z"}
@@ -40,6 +47,21 @@ def test_an_incremental_sync_is_exact_whatever_the_api_does_at_window_edges(
     assert len(emitted) == len({a["uuid"] for a in emitted}), "an activity was emitted twice"
     assert sorted(emitted, key=lambda a: a["uuid"]) == sorted(expected, key=lambda a: a["uuid"])
     assert run.final_state("activities") == {"date": max(a["date"] for a in expected)[:19] + "Z"}
+
+
+def test_the_manifest_alone_reads_activities_exactly_too(chartmogul_emulator_factory: Any) -> None:
+    """What the Connector Builder and source-declarative-manifest run: the Jinja window filter, not the Python one."""
+    emulator = chartmogul_emulator_factory(seed=5, customers=300, activities=6_000, api_key=KEY, date_boundaries="exclusive")
+    config = {**CONFIG, "base_url": emulator.url, "max_requests_per_second": 1000}
+    catalog = CatalogBuilder().with_stream("activities", SyncMode.incremental).build()
+    source = ConcurrentDeclarativeSource(source_config=yaml.safe_load(MANIFEST_PATH.read_text()), config=config, catalog=catalog)
+
+    output = read(source, config, catalog)
+
+    assert output.errors == []
+    assert as_multiset([r.record.data for r in output.records]) == as_multiset(
+        activities_between(emulator, CONFIG["start_date"], CONFIG["end_date"])
+    )
 
 
 def test_a_second_incremental_sync_with_no_new_data_costs_a_handful_of_requests(chartmogul_emulator_factory: Any, tmp_path: Path) -> None:

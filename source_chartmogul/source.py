@@ -21,3 +21,14 @@ class SourceChartmogul(YamlDeclarativeSource):
     ) -> None:
         # The CDK interpolates the config, catalog and state given here, not those passed to check/discover/read.
         super().__init__(path_to_yaml=str(MANIFEST_PATH), catalog=catalog, config=config, state=state, **kwargs)
+
+    def _read_and_parse_yaml_file(self, path_to_yaml_file: str) -> Any:
+        """The manifest, with the activities window filter run in Python rather than Jinja (see components.py)."""
+        manifest = super()._read_and_parse_yaml_file(path_to_yaml_file)
+        selector = manifest["definitions"]["streams"]["activities"]["retriever"]["record_selector"]
+        selector["record_filter"] = {
+            "type": "CustomRecordFilter",
+            "class_name": "source_chartmogul.components.ActivityWindowFilter",
+            "condition": selector["record_filter"]["condition"],  # the rule it implements, kept for the record
+        }
+        return manifest
