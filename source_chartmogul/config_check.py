@@ -8,6 +8,7 @@ that JSON schema cannot state (end_date after start_date).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Mapping, Optional
 
 from jsonschema import Draft7Validator
@@ -37,6 +38,10 @@ def config_problem(config: Mapping[str, Any], spec: Mapping[str, Any]) -> Option
             f"Unknown setting {unknown[0]!r}: remove it or correct its name "
             f"(the settings are {', '.join(sorted(properties))})."
         )
+    for name in ("start_date", "end_date"):  # the pattern admits a 13th month or a 31st of February
+        value = config.get(name)
+        if value and not _is_calendar_date_time(value):
+            return f"{name} {value!r} is not a real date and time: use yyyy-mm-ddThh:mm:ssZ (for example 2017-01-25T06:30:00Z)."
     start, end = config.get("start_date"), config.get("end_date")
     if start and end and end < start:  # same fixed-width UTC format, so text order is time order
         return f"end_date {end} is before start_date {start}: set end_date after start_date, or leave it out to read up to now."
@@ -71,3 +76,11 @@ def _describe(error: ValidationError, properties: Mapping[str, Any]) -> str:
 def _example(schema: Mapping[str, Any]) -> Any:
     examples = schema.get("examples") or [schema.get("default")]
     return examples[0] if examples[0] is not None else ""
+
+
+def _is_calendar_date_time(value: str) -> bool:
+    try:
+        datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        return False
+    return True

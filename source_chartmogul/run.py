@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 import sys
 import traceback
-from typing import Any, List, Mapping, Optional
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, List, Mapping, NoReturn, Optional
 
 import orjson
 import yaml
@@ -40,9 +44,47 @@ class ChartmogulEntrypoint(AirbyteEntrypoint):
             raise AirbyteTracedException(message=problem, internal_message=problem, failure_type=FailureType.config_error)
 
 
-def _source_for(args: List[str]) -> SourceChartmogul:
+def catalog_problem(catalog: Optional[Mapping[str, Any]]) -> Optional[str]:
+    """The first stream of a configured catalog this connector cannot read as asked, as one line; None if all can.
+
+    The CDK skips an unknown stream without a word (the sync "succeeds" with nothing). Incremental asked of a
+    full-refresh-only stream is left to the CDK, which reads the stream whole (nothing skipped): PyAirbyte asks
+    every stream for incremental and relies on that.
+    """
+    manifest = yaml.safe_load(MANIFEST_PATH.read_text())
+    streams = manifest["definitions"]["streams"]
+    for entry in (catalog or {}).get("streams", []):
+        name = entry.get("stream", {}).get("name")
+        if name not in streams:
+            return f"Unknown stream {name!r} in the catalog: remove it or run discover for the stream names ({', '.join(sorted(streams))})."
+    return None
+
+
+def state_problem(state: Any) -> Optional[str]:
+    """The first unusable activities state, as one line; None if the state can be resumed from.
+
+    The CDK fails on a malformed cursor with "Something went wrong in the connector", and silently reads nothing
+    from a cursor in the future; both are refused here. A state with no `date` (another shape) reads from
+    start_date: nothing is skipped.
+    """
+    for message in state if isinstance(state, list) else []:
+        stream = (message or {}).get("stream") or {}
+        if stream.get("stream_descriptor", {}).get("name") != "activities" or "date" not in (stream.get("stream_state") or {}):
+            continue
+        date = stream["stream_state"]["date"]
+        try:
+            parsed = datetime.fromisoformat(str(date).replace("Z", "+00:00"))
+        except ValueError:
+            parsed = None
+        if not isinstance(date, str) or parsed is None or parsed.tzinfo is None:
+            return f"The saved state of activities has date {date!r}, not a UTC date-time: reset the activities stream to read it again from start_date."
+        if parsed > datetime.now(timezone.utc):
+            return f"The saved state of activities has date {date}, in the future: a sync from it would read nothing; reset the activities stream to read it again from start_date."
+    return None
+
+
+def _source_for(parsed: argparse.Namespace) -> SourceChartmogul:
     """The source built with the command's config, catalog and state (the CDK reads them from the constructor)."""
-    parsed = AirbyteEntrypoint.parse_args(args)
     config_path = getattr(parsed, "config", None)
     catalog_path = getattr(parsed, "catalog", None)
     state_path = getattr(parsed, "state", None)
@@ -57,33 +99,47 @@ def _source_for(args: List[str]) -> SourceChartmogul:
     )
 
 
+def _read_problem(parsed: argparse.Namespace) -> Optional[str]:
+    """What in a read's catalog or state this connector cannot honour, as one line; None if nothing."""
+    if parsed.command != "read":
+        return None
+    problem = catalog_problem(json.loads(Path(parsed.catalog).read_text()))
+    if not problem and getattr(parsed, "state", None):
+        problem = state_problem(json.loads(Path(parsed.state).read_text()))
+    return problem
+
+
 def _connection_specification() -> Mapping[str, Any]:
     return yaml.safe_load(MANIFEST_PATH.read_text())["spec"]["connection_specification"]
 
 
-def _print_start_failure(error: Exception) -> None:
-    """An unreadable --config/--catalog/--state file, as one protocol TRACE message."""
+def _fail(message: str, internal_message: Optional[str] = None, stack_trace: Optional[str] = None) -> NoReturn:
+    """Stop before the sync starts, with one protocol TRACE message (a config error: the input needs fixing)."""
     trace = AirbyteTraceMessage(
         type=TraceType.ERROR,
         emitted_at=ab_datetime_now().to_epoch_millis(),
         error=AirbyteErrorTraceMessage(
-            message=f"Could not start: {error}",
-            internal_message=str(error),
-            stack_trace=traceback.format_exc(),
+            message=message,
+            internal_message=internal_message or message,
+            stack_trace=stack_trace,
             failure_type=FailureType.config_error,
         ),
     )
     print(orjson.dumps(AirbyteMessageSerializer.dump(AirbyteMessage(type=Type.TRACE, trace=trace))).decode())
+    sys.exit(1)
 
 
 def run(args: Optional[List[str]] = None) -> None:
     args = sys.argv[1:] if args is None else args
+    parsed = AirbyteEntrypoint.parse_args(args)
     try:
-        source = _source_for(args)
-    except Exception as error:
-        _print_start_failure(error)
-        sys.exit(1)
+        source = _source_for(parsed)
+        problem = _read_problem(parsed)
+    except Exception as error:  # an unreadable --config/--catalog/--state file
+        _fail(f"Could not start: {error}", str(error), traceback.format_exc())
+    if problem:
+        _fail(problem)
     entrypoint = ChartmogulEntrypoint(source)
     # As airbyte_cdk.entrypoint.launch: one print per message, newline included, so threads never interleave.
-    for message in entrypoint.run(entrypoint.parse_args(args)):
+    for message in entrypoint.run(parsed):
         print(f"{message}\n", end="")

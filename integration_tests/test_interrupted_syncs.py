@@ -1,0 +1,86 @@
+"""A sync killed (SIGKILL) mid-way and resumed from the last state it emitted loses nothing; an unusable state is
+refused with one line, never silently read as "nothing to do"."""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from integration_tests.connector_cli import ROOT, configured, STREAMS, ground_truth
+from integration_tests.reliability import CONFIG, SECRET_KEY, run_without_leaking
+
+
+def killed_sync(tmp_path: Path, config: dict[str, Any], kill_after_states: int) -> tuple[list[dict[str, Any]], Any]:
+    """Read activities incrementally, SIGKILL the connector once it has emitted `kill_after_states` STATE messages;
+    the records and the last state it emitted before dying."""
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    entry = next(e for e in STREAMS if e["stream"]["name"] == "activities")
+    (tmp_path / "catalog.json").write_text(json.dumps({"streams": [configured(entry, "incremental")]}))
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "main.py"), "read", "--config", str(tmp_path / "config.json"), "--catalog", str(tmp_path / "catalog.json")],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=tmp_path,
+    )
+    records, state, states = [], None, 0
+    assert process.stdout is not None
+    for line in process.stdout:
+        assert SECRET_KEY not in line
+        message = json.loads(line)
+        if message["type"] == "RECORD":
+            records.append(message["record"]["data"])
+        elif message["type"] == "STATE":
+            state, states = message["state"]["stream"]["stream_state"], states + 1
+            if states == kill_after_states:
+                process.send_signal(signal.SIGKILL)
+                break
+    process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL, "the sync ended before the kill point: choose an earlier one"
+    return records, state
+
+
+@pytest.mark.parametrize("seed", [21, 22, 23, 24])
+def test_a_killed_sync_resumed_from_its_last_state_delivers_everything(seed: int, chartmogul_emulator_factory: Any, tmp_path: Path) -> None:
+    # Latency spreads the 84 month windows over time, so the kill lands mid-sync with windows in flight.
+    emulator = chartmogul_emulator_factory(seed=seed, customers=100, activities=3000, api_key=SECRET_KEY, latency_ms=20)
+    config = {**CONFIG, "base_url": emulator.url}
+    kill_after = random.Random(seed).randint(2, 30)
+    before, state = killed_sync(tmp_path, config, kill_after)
+    assert state is not None
+
+    after = run_without_leaking("read", tmp_path, config, streams=["activities"], sync_mode="incremental", state=state)
+
+    assert after.returncode == 0 and after.errors() == []
+    expected = {a["uuid"] for a in ground_truth(emulator, "activities", config)}
+    delivered = {a["uuid"] for a in before + after.records("activities")}
+    assert delivered == expected, f"{len(expected - delivered)} missing, {len(delivered - expected)} unexpected"
+
+
+BAD_STATES = {
+    "malformed": ({"date": "garbage"}, "The saved state of activities has date 'garbage', not a UTC date-time: reset the activities stream to read it again from start_date."),
+    "a number": ({"date": 1717200000}, "The saved state of activities has date 1717200000, not a UTC date-time: reset the activities stream to read it again from start_date."),
+    "from the future": ({"date": "2099-01-01T00:00:00Z"}, "The saved state of activities has date 2099-01-01T00:00:00Z, in the future: a sync from it would read nothing; reset the activities stream to read it again from start_date."),
+}
+
+
+@pytest.mark.parametrize("state,message", BAD_STATES.values(), ids=BAD_STATES.keys())
+def test_an_unusable_state_is_refused_with_one_line(state: Any, message: str, chartmogul_emulator: Any, tmp_path: Path) -> None:
+    run = run_without_leaking("read", tmp_path, {**CONFIG, "api_key": SECRET_KEY, "base_url": "http://127.0.0.1:9"}, streams=["activities"], sync_mode="incremental", state=state)
+    assert run.returncode == 1
+    assert [(e["message"], e["failure_type"]) for e in run.errors()] == [(message, "config_error")]
+
+
+@pytest.mark.parametrize("state", [{"date": "2024-06-01T00:00:00+00:00"}, {"state": {"date": "2024-06-01T00:00:00Z"}}], ids=["offset date, as records carry it", "another shape, no date"])
+def test_an_older_format_state_is_read_safely(state: Any, chartmogul_emulator_factory: Any, tmp_path: Path) -> None:
+    """Documented safe behaviour: a date with an offset resumes from it; a state without `date` reads from start_date."""
+    emulator = chartmogul_emulator_factory(seed=25, customers=100, activities=1000, api_key=SECRET_KEY)
+    config = {**CONFIG, "base_url": emulator.url}
+    run = run_without_leaking("read", tmp_path, config, streams=["activities"], sync_mode="incremental", state=state)
+    assert run.returncode == 0 and run.errors() == []
+    since = "2024-05-02T00:00:00" if "date" in state else CONFIG["start_date"][:19]  # the state minus the 30-day lookback
+    assert {a["uuid"] for a in run.records("activities")} == {a["uuid"] for a in ground_truth(emulator, "activities", config) if a["date"][:19] >= since}

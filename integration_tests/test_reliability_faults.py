@@ -1,0 +1,132 @@
+"""Faults of the network and the API, end to end: each sync ends with exactly the emulator's ground truth, or fails
+with a non-zero exit and a message naming the stream and the cause. Never a loop, never success with data missing."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from integration_tests.connector_cli import STREAM_NAMES, as_multiset, ground_truth
+from integration_tests.reliability import CONFIG, SECRET_KEY, run_without_leaking
+
+SMALL = dict(customers=40, activities=400, api_key=SECRET_KEY)  # customer_subscriptions costs one request per customer
+TWO_PAGES = dict(customers=1000, activities=400, api_key=SECRET_KEY)  # 300 contacts: two pages, so a fault can hit page 2
+
+
+def assert_exact(run: Any, emulator: Any, config: dict[str, Any], streams: list[str]) -> None:
+    assert run.returncode == 0 and run.errors() == []
+    for stream in streams:
+        assert as_multiset(run.records(stream)) == as_multiset(ground_truth(emulator, stream, config)), stream
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_every_stream_is_exact_under_5_percent_random_5xx(seed: int, chartmogul_emulator_factory: Any, tmp_path: Path) -> None:
+    emulator = chartmogul_emulator_factory(seed=seed, fault_rate=0.05, fault_kinds=("500", "502", "503", "504"), **SMALL)
+    config = {**CONFIG, "base_url": emulator.url}
+    run = run_without_leaking("read", tmp_path, config)
+    assert sum(emulator.stats()["faults"].values()) > 0, "the seed must inject faults"
+    assert_exact(run, emulator, config, STREAM_NAMES)
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_every_stream_is_exact_under_random_connection_resets(seed: int, chartmogul_emulator_factory: Any, tmp_path: Path) -> None:
+    emulator = chartmogul_emulator_factory(seed=seed, fault_rate=0.05, fault_kinds=("reset",), **SMALL)
+    config = {**CONFIG, "base_url": emulator.url}
+    run = run_without_leaking("read", tmp_path, config)
+    assert emulator.stats()["faults"].get("reset", 0) > 0
+    assert_exact(run, emulator, config, STREAM_NAMES)
+
+
+def test_every_stream_is_exact_through_bursts_of_429_with_retry_after(chartmogul_emulator_factory: Any, tmp_path: Path) -> None:
+    # The connector's own pacing is lifted, so the emulator's limit of 15 a second answers bursts of 429 + Retry-After: 1.
+    emulator = chartmogul_emulator_factory(seed=6, rate_limit=15, retry_after=1, **SMALL)
+    config = {**CONFIG, "base_url": emulator.url}
+    run = run_without_leaking("read", tmp_path, config)
+    assert emulator.stats()["rate_limited_429"] > 0
+    assert_exact(run, emulator, config, STREAM_NAMES)
+
+
+def test_a_burst_of_429_without_retry_after_is_retried_with_backoff(chartmogul_emulator_factory: Any, tmp_path: Path) -> None:
+    emulator = chartmogul_emulator_factory(seed=7, **TWO_PAGES)
+    emulator.script_fault("/v1/contacts", "429", nth=2, times=2)  # the real API sends no Retry-After
+    config = {**CONFIG, "base_url": emulator.url}
+    run = run_without_leaking("read", tmp_path, config, streams=["contacts"])
+    assert emulator.stats()["statuses"].get("429") == 2
+    assert_exact(run, emulator, config, ["contacts"])
+
+
+@pytest.mark.parametrize("kind", ["truncated", "html200", "empty_page_has_more"])
+@pytest.mark.parametrize("stream,path", [("contacts", "/v1/contacts"), ("activities", "/v1/activities")])
+def test_a_bad_page_is_read_again_and_the_stream_is_exact(kind: str, stream: str, path: str, chartmogul_emulator_factory: Any, tmp_path: Path) -> None:
+    emulator = chartmogul_emulator_factory(seed=8, **TWO_PAGES)
+    emulator.script_fault(path, kind, nth=2)
+    config = {**CONFIG, "base_url": emulator.url}
+    run = run_without_leaking("read", tmp_path, config, streams=[stream])
+    assert emulator.stats()["faults"] == {kind: 1}
+    assert_exact(run, emulator, config, [stream])
+
+
+def test_a_response_slower_than_the_read_timeout_is_abandoned_and_retried(chartmogul_emulator_factory: Any, tmp_path: Path) -> None:
+    # The manifest's read timeout is 30 s: the slow answer (31 s) is given up and the page asked again.
+    emulator = chartmogul_emulator_factory(seed=9, slow_seconds=31, **TWO_PAGES)
+    emulator.script_fault("/v1/contacts", "slow", nth=2)
+    config = {**CONFIG, "base_url": emulator.url}
+    started = time.monotonic()
+    run = run_without_leaking("read", tmp_path, config, streams=["contacts"])
+    assert 30 <= time.monotonic() - started < 31 + 30, "waited for the timeout, not for the slow answer"
+    assert sum(emulator.stats()["requests"]["/v1/contacts"].values()) == 2 + 1  # two pages, the slow one asked twice
+    assert_exact(run, emulator, config, ["contacts"])
+
+
+def test_a_repeated_cursor_fails_the_stream_without_duplicating_a_record(chartmogul_emulator_factory: Any, tmp_path: Path) -> None:
+    emulator = chartmogul_emulator_factory(seed=10, **TWO_PAGES)  # 1,000 customers: five pages, so page 2 has more after it
+    emulator.script_fault("/v1/customers", "repeat_cursor", nth=2)
+    config = {**CONFIG, "base_url": emulator.url}
+    run = run_without_leaking("read", tmp_path, config, streams=["customers"])
+
+    assert run.returncode == 1
+    stream_errors = [e for e in run.errors() if e.get("stream_descriptor")]
+    assert [(e["stream_descriptor"]["name"], e["internal_message"]) for e in stream_errors] == [(
+        "customers",
+        "Unable to parse duration string 'ChartMogul returned the cursor it was sent for customers: following it would"
+        " read the same page again; retry the sync later'",
+    )]
+    emitted = run.records("customers")
+    assert len(emitted) == len({c["uuid"] for c in emitted}) == 400, "pages 1 and 2 are delivered once each; the repeat is not followed"
+    assert sum(emulator.stats()["requests"]["/v1/customers"].values()) == 2
+
+
+def test_empty_pages_that_keep_repeating_the_cursor_fail_after_five(chartmogul_emulator_factory: Any, tmp_path: Path) -> None:
+    emulator = chartmogul_emulator_factory(seed=11, **TWO_PAGES)
+    emulator.script_fault("/v1/contacts", "empty_page_has_more", nth=2, times=100)
+    config = {**CONFIG, "base_url": emulator.url}
+    run = run_without_leaking("read", tmp_path, config, streams=["contacts"], timeout=60)
+
+    assert run.returncode == 1
+    assert [e["internal_message"] for e in run.errors() if e.get("stream_descriptor")] == [
+        "Unable to parse duration string 'ChartMogul kept answering empty pages with the same cursor for contacts"
+        " (5 times): retry the sync later'"
+    ]
+    assert sum(emulator.stats()["requests"]["/v1/contacts"].values()) == 1 + 6
+
+
+def test_a_page_that_stays_html_fails_the_stream_naming_the_cause(chartmogul_emulator_factory: Any, tmp_path: Path) -> None:
+    emulator = chartmogul_emulator_factory(seed=12, **TWO_PAGES)
+    emulator.script_fault("/v1/contacts", "html200", nth=2, times=100)
+    config = {**CONFIG, "base_url": emulator.url}
+    started = time.monotonic()
+    run = run_without_leaking("read", tmp_path, config, streams=["contacts"], timeout=150)
+
+    assert run.returncode == 1
+    assert time.monotonic() - started < 120, "five retries, about 67 s of backoff"
+    (error,) = [e for e in run.errors() if e.get("stream_descriptor")]
+    assert error["stream_descriptor"]["name"] == "contacts"
+    assert error["message"] == (
+        f"Exhausted available request attempts. Please see logs for more details. Exception: ChartMogul answered"
+        f" {emulator.url}/v1/contacts with a body that is not the expected JSON (an HTML page or a response cut short)"
+        " through 5 retries. Retry the sync later; check https://status.chartmogul.com if it persists."
+    )
+    assert sum(emulator.stats()["requests"]["/v1/contacts"].values()) == 1 + 6

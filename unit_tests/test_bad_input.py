@@ -1,0 +1,83 @@
+"""Bad settings and bad catalogs through the real CLI: one line that names the field and the fix, before any request.
+
+The base_url points at a closed port, so a bad input that slipped through would show as a connection error."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SECRET_KEY = "sk_live_BadInput_4c81e07a6d2f"
+GOOD = {"api_key": SECRET_KEY, "start_date": "2021-01-01T00:00:00Z", "base_url": "http://127.0.0.1:9"}
+KEY_HELP = "A ChartMogul API key (read-only is enough). Create one in ChartMogul under Settings > Your Account > API Keys."
+DATE_FIX = "use yyyy-mm-ddThh:mm:ssZ (for example 2017-01-25T06:30:00Z)."
+BAD_SETTINGS = {
+    "missing key": ({k: v for k, v in GOOD.items() if k != "api_key"}, f"Missing setting api_key: {KEY_HELP}"),
+    "empty key": ({**GOOD, "api_key": ""}, f"api_key is empty: {KEY_HELP}"),
+    "key of the wrong type": ({**GOOD, "api_key": 12345}, "api_key must be a string, not a number."),
+    "missing start_date": ({k: v for k, v in GOOD.items() if k != "start_date"}, "Missing setting start_date: UTC date-time from which to read activities and metrics, as yyyy-mm-ddThh:mm:ssZ. Customers and the other lists cannot be filtered by date in the ChartMogul API and are always read whole."),
+    "date without time": ({**GOOD, "start_date": "2021-01-01"}, f"start_date '2021-01-01' is not valid: {DATE_FIX}"),
+    "milliseconds": ({**GOOD, "start_date": "2021-01-01T00:00:00.000Z"}, f"start_date '2021-01-01T00:00:00.000Z' is not valid: {DATE_FIX}"),
+    "offset instead of Z": ({**GOOD, "start_date": "2021-01-01T00:00:00+00:00"}, f"start_date '2021-01-01T00:00:00+00:00' is not valid: {DATE_FIX}"),
+    "US date": ({**GOOD, "start_date": "01/02/2021"}, f"start_date '01/02/2021' is not valid: {DATE_FIX}"),
+    "13th month": ({**GOOD, "start_date": "2021-13-01T00:00:00Z"}, f"start_date '2021-13-01T00:00:00Z' is not a real date and time: {DATE_FIX}"),
+    "31 February": ({**GOOD, "end_date": "2021-02-31T00:00:00Z"}, f"end_date '2021-02-31T00:00:00Z' is not a real date and time: {DATE_FIX}"),
+    "end before start": ({**GOOD, "end_date": "2020-01-01T00:00:00Z"}, "end_date 2020-01-01T00:00:00Z is before start_date 2021-01-01T00:00:00Z: set end_date after start_date, or leave it out to read up to now."),
+    "unknown interval": ({**GOOD, "interval": "fortnight"}, "interval 'fortnight' is not one of day, week, month, quarter, year: pick one of those."),
+    "remote http base_url": ({**GOOD, "base_url": "http://api.chartmogul.com"}, "base_url 'http://api.chartmogul.com' is not valid: use https://..., or http:// only to localhost, 127.0.0.1 or [::1], so the key never crosses a network in clear text (for example https://api.chartmogul.com)."),
+    "number as text": ({**GOOD, "concurrency_level": "ten"}, "concurrency_level must be a number, not a string."),
+    "unknown field": ({**GOOD, "page_size": 50}, "Unknown setting 'page_size': remove it or correct its name (the settings are api_key, base_url, concurrency_level, end_date, interval, lookback_window_days, max_requests_per_second, start_date)."),
+}
+CUSTOMERS = json.loads((ROOT / "integration_tests" / "configured_catalog.json").read_text())["streams"][0]
+BAD_CATALOGS = {
+    "unknown stream": ({**CUSTOMERS, "stream": {**CUSTOMERS["stream"], "name": "customerz"}}, "Unknown stream 'customerz' in the catalog: remove it or run discover for the stream names (account, activities, contacts, customer_count, customer_notes, customer_subscriptions, customers, data_sources, invoices, key_metrics, mrr_metrics, opportunities, plan_group_plans, plan_groups, plans, subscription_events, tasks)."),
+}
+
+
+def cli(tmp_path: Path, *args: str, config: Any = GOOD, catalog: Any = None) -> tuple[int, list[dict[str, Any]]]:
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    argv = [sys.executable, str(ROOT / "main.py"), *args, "--config", str(tmp_path / "config.json")]
+    if catalog is not None:
+        (tmp_path / "catalog.json").write_text(json.dumps(catalog))
+        argv += ["--catalog", str(tmp_path / "catalog.json")]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert SECRET_KEY not in result.stdout + result.stderr, "the API key was printed"
+    return result.returncode, [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+
+
+@pytest.mark.parametrize("config,message", BAD_SETTINGS.values(), ids=BAD_SETTINGS.keys())
+def test_check_names_the_bad_setting_and_the_fix(config: Any, message: str, tmp_path: Path) -> None:
+    _, messages = cli(tmp_path, "check", config=config)
+    assert [m["connectionStatus"] for m in messages if m["type"] == "CONNECTION_STATUS"] == [{"status": "FAILED", "message": message}]
+
+
+@pytest.mark.parametrize("config,message", BAD_SETTINGS.values(), ids=BAD_SETTINGS.keys())
+def test_read_fails_on_the_bad_setting_before_any_request(config: Any, message: str, tmp_path: Path) -> None:
+    returncode, messages = cli(tmp_path, "read", config=config, catalog={"streams": [CUSTOMERS]})
+    assert returncode == 1
+    errors = [m["trace"]["error"] for m in messages if m["type"] == "TRACE"]
+    assert [(e["message"], e["failure_type"]) for e in errors] == [(message, "config_error")]
+    assert not [m for m in messages if m["type"] == "RECORD"]
+
+
+@pytest.mark.parametrize("entry,message", BAD_CATALOGS.values(), ids=BAD_CATALOGS.keys())
+def test_read_refuses_a_catalog_it_cannot_honour(entry: Any, message: str, tmp_path: Path) -> None:
+    returncode, messages = cli(tmp_path, "read", catalog={"streams": [entry]})
+    assert returncode == 1
+    assert [(m["trace"]["error"]["message"], m["trace"]["error"]["failure_type"]) for m in messages if m["type"] == "TRACE"] == [(message, "config_error")]
+
+
+def test_incremental_asked_of_a_full_refresh_stream_reads_it_whole(chartmogul_emulator_factory: Any, tmp_path: Path) -> None:
+    """Documented safe behaviour, not an error: PyAirbyte asks every stream for incremental."""
+    emulator = chartmogul_emulator_factory(seed=31, customers=250, activities=100, api_key=SECRET_KEY)
+    entry = {**CUSTOMERS, "sync_mode": "incremental", "cursor_field": ["updated_at"]}
+    returncode, messages = cli(tmp_path, "read", config={**GOOD, "base_url": emulator.url}, catalog={"streams": [entry]})
+    assert returncode == 0
+    records = [m["record"]["data"]["uuid"] for m in messages if m["type"] == "RECORD"]
+    assert sorted(records) == sorted(c["uuid"] for c in emulator.truth("/v1/customers"))
