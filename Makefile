@@ -23,5 +23,9 @@ test: $(INSTALLED)
 schemas: $(INSTALLED)
 	$(BIN)/python scripts/inline_schemas.py
 
+## Our connector against the official one on the emulator (not part of `make test`); e.g. BENCH_ARGS="--quick"
+bench: $(INSTALLED)
+	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,742 @@
+"""Benchmark: full syncs of customers, activities and the monthly customer count, by our connector and by the
+official one (airbyte-source-chartmogul 1.0.13), both reading the same local ChartMogul emulator.
+
+Modes (realistic and cpu by default; --mode picks, and may be repeated):
+* realistic: ChartMogul's limits (40 requests/s -> 429, 20 in flight -> 503), 200 +- 50 ms per request,
+  20,000 customers and 200,000 activities;
+* cpu: no latency, no limits, 2,000 customers and 100,000 activities: what each connector costs per record;
+* rss1m: 1,000,000 activities, no latency, no limits, our connector only: its peak memory.
+
+Each sync is a separate connector process (Airbyte protocol on stdout, RECORD messages counted as they stream) and
+the emulator is another one, so neither shares a GIL with what is measured. Per run: records per stream against the
+emulator's ground truth, requests per endpoint, 429s and 503s served, peak requests in a second, peak in flight
+(from the emulator's statistics, reset before each run), wall time, CPU time and peak RSS of the connector process.
+Results go to bench-results/results-<mode>.json and bench-results/summary.md (with --quick: *-quick.*).
+
+The official connector needs Python 3.10 (its airbyte-cdk 0.90 does not import on 3.11): it is installed once into
+.cache/official-venv, and its manifest, which hard-codes https://api.chartmogul.com, is pointed at the emulator
+before each run from a pristine copy (restored at the end).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import glob
+import hashlib
+import json
+import multiprocessing
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the emulator package lives in the repository, not in the connector's package
+
+RESULTS_DIR = ROOT / "bench-results"
+OUR_CONNECTOR = Path(sys.executable).parent / "source-chartmogul"
+OFFICIAL_PACKAGE = "airbyte-source-chartmogul==1.0.13"
+OFFICIAL_VENV = ROOT / ".cache" / "official-venv"  # .cache/ is gitignored
+OFFICIAL_HOST_LINE = "url_base: https://api.chartmogul.com"
+
+API_KEY = "sk_bench_5b1f0c2e9d7a"
+SEED = 7
+START_DATE = "2019-01-01T00:00:00Z"
+END_DATE = "2025-12-31T23:59:59Z"
+RATE_LIMIT = 40  # ChartMogul's: requests in any second
+MAX_CONNECTIONS = 20  # ChartMogul's: requests in flight
+UNPACED_REQUESTS_PER_SECOND = 1000  # lifts our connector's pacing where the emulator enforces no limit (as the tests do)
+RSS_TARGET_MB = 200
+BUSY_WARNING_PCT = 15  # CPU use by others before a run above which its figures are flagged
+
+# Each connector's three streams, and the emulator endpoint each one reads (to attribute requests).
+OUR_STREAMS = {"customers": "/v1/customers", "activities": "/v1/activities",
+               "customer_count": "/v1/metrics/customer-count"}
+OFFICIAL_STREAMS = {"customers": "/v1/customers", "activities": "/v1/activities",
+                    "customer_monthly_count": "/v1/metrics/customer-count"}
+OFFICIAL_PRIMARY_KEYS = {"customers": "id", "activities": "uuid", "customer_monthly_count": "date"}
+
+# The start of a RECORD line in both connectors' serialisations (orjson: no spaces; pydantic .json(): spaces);
+# matching it spares the harness a JSON parse per record, so it keeps pace with the connector.
+RECORD_LINE = re.compile(rb'\{"type": ?"RECORD", ?"record": ?\{(?:"namespace": ?(?:null|"[^"]*"), ?)?"stream": ?"([^"]+)"')
+
+
+@dataclass(frozen=True)
+class Mode:
+    name: str
+    customers: int
+    activities: int
+    quick_customers: int
+    quick_activities: int
+    latency_ms: float
+    jitter_ms: float
+    limits: bool
+    with_official: bool
+    our_timeout_s: float
+    official_timeout_s: float
+
+
+MODES = {
+    "realistic": Mode("realistic", customers=20_000, activities=200_000, quick_customers=2_000, quick_activities=20_000,
+                      latency_ms=200, jitter_ms=50, limits=True, with_official=True,
+                      our_timeout_s=900, official_timeout_s=2400),
+    "cpu": Mode("cpu", customers=2_000, activities=100_000, quick_customers=500, quick_activities=10_000,
+                latency_ms=0, jitter_ms=0, limits=False, with_official=True,
+                our_timeout_s=600, official_timeout_s=1200),
+    "rss1m": Mode("rss1m", customers=2_000, activities=1_000_000, quick_customers=500, quick_activities=100_000,
+                  latency_ms=0, jitter_ms=0, limits=False, with_official=False,
+                  our_timeout_s=1200, official_timeout_s=0),
+}
+
+
+class BenchError(Exception):
+    """A failure that ends the benchmark with a one-line message."""
+
+
+# ---------------------------------------------------------------------------------------------- child processes
+
+LIVE_PROCESSES: set[subprocess.Popen] = set()  # stopped on any exit: no emulator or connector outlives the bench
+
+
+def stop_process_group(process: subprocess.Popen, grace_s: float = 5.0) -> None:
+    """SIGTERM to the process's group, SIGKILL if it is still there after the grace period."""
+    if process.poll() is not None:
+        return
+    for signum, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, grace_s)):
+        try:
+            os.killpg(process.pid, signum)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(wait_s)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def stop_all_processes() -> None:
+    for process in list(LIVE_PROCESSES):
+        stop_process_group(process)
+        LIVE_PROCESSES.discard(process)
+
+
+# ---------------------------------------------------------------------------------------------- the emulator
+
+class EmulatorProcess:
+    """``python -m chartmogul_emulator`` in its own process; a context manager that stops it on exit."""
+
+    def __init__(self, mode: Mode, customers: int, activities: int, log_path: Path) -> None:
+        self.log_path = log_path
+        self.args = [sys.executable, "-m", "chartmogul_emulator", "--port", "0", "--seed", str(SEED),
+                     "--customers", str(customers), "--activities", str(activities), "--api-key", API_KEY,
+                     "--latency-ms", str(mode.latency_ms), "--jitter-ms", str(mode.jitter_ms)]
+        if mode.limits:
+            self.args += ["--rate-limit", str(RATE_LIMIT), "--max-connections", str(MAX_CONNECTIONS)]
+        else:
+            self.args.append("--no-limits")
+        self.process: subprocess.Popen | None = None
+        self.url = ""
+
+    def __enter__(self) -> "EmulatorProcess":
+        # its stderr goes to a file: a pipe nobody reads would fill with handler tracebacks and block the emulator
+        with tempfile.TemporaryDirectory() as scratch, self.log_path.open("wb") as log:
+            url_file = Path(scratch) / "url"
+            self.process = subprocess.Popen(self.args + ["--url-file", str(url_file)], cwd=ROOT,
+                                            stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
+            LIVE_PROCESSES.add(self.process)
+            deadline = time.monotonic() + 180  # generating 1,000,000 activities takes ~11 s
+            while not url_file.exists() or not url_file.read_text().strip():
+                if self.process.poll() is not None:
+                    raise BenchError(f"the emulator exited with code {self.process.returncode}: "
+                                     f"{last_line(self.log_path) or 'no message'}")
+                if time.monotonic() > deadline:
+                    raise BenchError("the emulator did not start within 180 s")
+                time.sleep(0.1)
+            self.url = url_file.read_text().strip()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None:
+            stop_process_group(self.process)
+            LIVE_PROCESSES.discard(self.process)
+
+    def _control(self, method: str, action: str) -> dict[str, Any]:
+        request = urllib.request.Request(f"{self.url}/_emulator/{action}", method=method,
+                                         data=b"" if method == "POST" else None)
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+
+    def stats(self) -> dict[str, Any]:
+        return self._control("GET", "stats")
+
+    def reset_stats(self) -> None:
+        self._control("POST", "reset-stats")
+
+
+def expected_counts(customers: int, activities: int, official_end_day: str) -> dict[str, dict[str, int]]:
+    """Ground truth, from the emulator's own model of the same seed and sizes (run in a separate process: building
+    the account takes seconds and memory the harness should not hold while it measures).
+
+    Counted, not rendered: activities by the bisect the API uses, metric entries by its buckets."""
+    from chartmogul_emulator.account import Account
+    from chartmogul_emulator.metrics import buckets
+
+    account = Account.build(SEED, customers, activities)
+    start = int(dt.datetime.fromisoformat(START_DATE.replace("Z", "+00:00")).timestamp())
+    end = int(dt.datetime.fromisoformat(END_DATE.replace("Z", "+00:00")).timestamp())
+    first_day = dt.date.fromisoformat(START_DATE[:10])
+    before_start = account.activities_up_to(start - 1)
+    return {
+        "ours": {"customers": len(account.customers),
+                 "activities": account.activities_up_to(end) - before_start,
+                 "customer_count": len(buckets(first_day, dt.date.fromisoformat(END_DATE[:10]), "month"))},
+        # the official connector sends no end-date for activities, and today's date for the metric
+        "official": {"customers": len(account.customers),
+                     "activities": account.activity_count - before_start,
+                     "customer_monthly_count": len(buckets(first_day, dt.date.fromisoformat(official_end_day),
+                                                           "month"))},
+    }
+
+
+# ---------------------------------------------------------------------------------------------- the connectors
+
+@dataclass
+class Connector:
+    label: str
+    command: list[str]
+    streams: dict[str, str]  # stream name -> emulator endpoint template
+    config: dict[str, Any]
+    catalog: dict[str, Any]
+    point_at: Callable[[str], None] = lambda url: None  # called with the emulator's URL before each run
+
+
+def our_connector(base_url: str, mode: Mode, concurrency: int | None) -> Connector:
+    config: dict[str, Any] = {"api_key": API_KEY, "start_date": START_DATE, "end_date": END_DATE,
+                              "interval": "month", "base_url": base_url}
+    if not mode.limits:
+        config["max_requests_per_second"] = UNPACED_REQUESTS_PER_SECOND
+    if concurrency is not None:
+        config["concurrency_level"] = concurrency
+    entries = json.loads((ROOT / "integration_tests" / "configured_catalog.json").read_text())["streams"]
+    catalog = {"streams": [entry for entry in entries if entry["stream"]["name"] in OUR_STREAMS]}
+    return Connector("ours", [str(OUR_CONNECTOR)], OUR_STREAMS, config, catalog)
+
+
+def official_connector(venv: Path) -> Connector:
+    catalog = {"streams": [
+        {"stream": {"name": name, "json_schema": {}, "supported_sync_modes": ["full_refresh"],
+                    "source_defined_primary_key": [[key]]},
+         "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}
+        for name, key in OFFICIAL_PRIMARY_KEYS.items()]}
+    return Connector("official", [str(venv / "bin" / "source-chartmogul")], OFFICIAL_STREAMS,
+                     {"api_key": API_KEY, "start_date": START_DATE}, catalog,
+                     point_at=lambda url: point_official_manifest(venv, url))
+
+
+def find_python310(explicit: str | None) -> str | None:
+    candidates = [explicit] if explicit else [shutil.which("python3.10"),
+                                              *sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.10*/bin/python3.10")),
+                                                      reverse=True)]
+    for candidate in filter(None, candidates):
+        # a pyenv shim exists on PATH even when it refuses to run: try each one
+        check = subprocess.run([candidate, "-c", "import sys; assert sys.version_info[:2] == (3, 10)"],
+                               capture_output=True)
+        if check.returncode == 0:
+            return candidate
+    return None
+
+
+def official_manifest(venv: Path) -> Path:
+    found = glob.glob(str(venv / "lib" / "python3.10" / "site-packages" / "source_chartmogul" / "manifest.yaml"))
+    if not found:
+        raise BenchError(f"no source_chartmogul/manifest.yaml in {venv}")
+    return Path(found[0])
+
+
+def ensure_official_venv(python310: str | None) -> Path:
+    """The official connector's virtualenv, created and installed once, then reused."""
+    marker = OFFICIAL_VENV / ".bench-installed"
+    if marker.exists() and marker.read_text().strip() == OFFICIAL_PACKAGE:
+        return OFFICIAL_VENV
+    interpreter = find_python310(python310)
+    if interpreter is None:
+        raise BenchError("Python 3.10 not found (tried python3.10 on PATH and ~/.pyenv/versions/3.10*); "
+                         "pass --python310 PATH")
+    print(f"installing {OFFICIAL_PACKAGE} into {OFFICIAL_VENV.relative_to(ROOT)} with {interpreter} (once) ...",
+          flush=True)
+    shutil.rmtree(OFFICIAL_VENV, ignore_errors=True)
+    for step in ([interpreter, "-m", "venv", str(OFFICIAL_VENV)],
+                 [str(OFFICIAL_VENV / "bin" / "python"), "-m", "pip", "install", "--quiet",
+                  "--disable-pip-version-check", OFFICIAL_PACKAGE]):
+        result = subprocess.run(step, capture_output=True, text=True)
+        if result.returncode != 0:
+            lines = (result.stderr or result.stdout).strip().splitlines()
+            raise BenchError(f"{' '.join(step[:3])} ... failed: {lines[-1] if lines else result.returncode}")
+    manifest = official_manifest(OFFICIAL_VENV)
+    shutil.copyfile(manifest, manifest.with_name("manifest.yaml.pristine"))
+    marker.write_text(OFFICIAL_PACKAGE + "\n")
+    return OFFICIAL_VENV
+
+
+def point_official_manifest(venv: Path, url: str | None) -> None:
+    """Rewrite the official manifest's API host to ``url`` (None: restore the pristine manifest)."""
+    manifest = official_manifest(venv)
+    pristine = manifest.with_name("manifest.yaml.pristine").read_text()
+    if pristine.count(OFFICIAL_HOST_LINE) != 1:
+        raise BenchError(f"expected one '{OFFICIAL_HOST_LINE}' in the official manifest")
+    manifest.write_text(pristine if url is None else pristine.replace(OFFICIAL_HOST_LINE, f"url_base: {url}"))
+
+
+# ---------------------------------------------------------------------------------------------- one sync
+
+@dataclass
+class SyncOutcome:
+    wall_s: float
+    exit_code: int
+    peak_rss_mb: float
+    cpu_user_s: float
+    cpu_sys_s: float
+    records: dict[str, int]
+    last_record_s: dict[str, float]
+    error: str | None
+    timed_out: bool
+
+
+def run_sync(connector: Connector, workdir: Path, timeout_s: float, stderr_path: Path) -> SyncOutcome:
+    """One ``read`` in a child process; its records counted per stream as they stream, its rusage from wait4."""
+    config_path, catalog_path = workdir / f"{connector.label}-config.json", workdir / f"{connector.label}-catalog.json"
+    config_path.write_text(json.dumps(connector.config))
+    catalog_path.write_text(json.dumps(connector.catalog))
+    records = {stream: 0 for stream in connector.streams}
+    last_record_s: dict[str, float] = {}
+    trace_errors: list[str] = []
+    log_errors: list[str] = []
+    timed_out = threading.Event()
+    reaped = threading.Event()
+    reap_lock = threading.Lock()  # the watchdog never signals a process group once its leader has been reaped
+
+    with stderr_path.open("wb") as stderr:
+        began = time.perf_counter()
+        process = subprocess.Popen(connector.command + ["read", "--config", str(config_path), "--catalog",
+                                                        str(catalog_path)],
+                                   cwd=workdir, stdout=subprocess.PIPE, stderr=stderr, start_new_session=True)
+        LIVE_PROCESSES.add(process)
+
+        def watchdog() -> None:
+            if reaped.wait(timeout_s):
+                return
+            timed_out.set()
+            for signum in (signal.SIGTERM, signal.SIGKILL):
+                with reap_lock:
+                    if reaped.is_set():
+                        return
+                    try:
+                        os.killpg(process.pid, signum)
+                    except ProcessLookupError:
+                        return
+                if reaped.wait(5):
+                    return
+
+        threading.Thread(target=watchdog, daemon=True).start()
+        try:
+            for line in process.stdout:
+                match = RECORD_LINE.match(line)
+                if match:
+                    stream = match.group(1).decode()
+                    records[stream] = records.get(stream, 0) + 1
+                    last_record_s[stream] = time.perf_counter()
+                elif b'"ERROR"' in line and line.startswith(b"{"):
+                    collect_error(line, trace_errors, log_errors)
+            os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT)  # exited, not yet reaped
+            with reap_lock:
+                reaped.set()
+            _, status, usage = os.wait4(process.pid, 0)
+            wall_s = time.perf_counter() - began
+            process.returncode = os.waitstatus_to_exitcode(status)  # reaped by wait4: Popen must not wait again
+        finally:
+            reaped.set()
+            if process.returncode is None:  # the harness failed or was interrupted mid-sync
+                stop_process_group(process)
+            LIVE_PROCESSES.discard(process)
+    error = None
+    if timed_out.is_set():
+        error = f"timed out after {timeout_s:.0f} s"
+    elif process.returncode != 0 or trace_errors:
+        error = (trace_errors[:1] or log_errors[-1:] or [last_line(stderr_path) or f"exit code {process.returncode}"])[0]
+    return SyncOutcome(wall_s=wall_s, exit_code=process.returncode, peak_rss_mb=usage.ru_maxrss * 1024 / 1e6,
+                       cpu_user_s=usage.ru_utime, cpu_sys_s=usage.ru_stime, records=records,
+                       last_record_s={s: t - began for s, t in last_record_s.items()}, error=error,
+                       timed_out=timed_out.is_set())
+
+
+def collect_error(line: bytes, trace_errors: list[str], log_errors: list[str]) -> None:
+    """Keep the one-line text of a TRACE error (the sync failed) or of an ERROR log message (an explanation)."""
+    try:
+        message = json.loads(line)
+    except ValueError:
+        return
+    if message.get("type") == "TRACE" and message["trace"].get("type") == "ERROR":
+        trace_errors.append(" ".join(str(message["trace"]["error"].get("message", "")).split())[:300])
+    elif message.get("type") == "LOG" and message["log"].get("level") in ("ERROR", "FATAL"):
+        log_errors.append(" ".join(str(message["log"].get("message", "")).split())[:300])
+
+
+def last_line(path: Path) -> str:
+    lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    return lines[-1].strip()[:300] if lines else ""
+
+
+# ---------------------------------------------------------------------------------------------- runs and results
+
+@dataclass
+class RunResult:
+    connector: str
+    run: int
+    wall_s: float
+    records_per_s: float
+    records_total: int
+    records: dict[str, int]
+    expected: dict[str, int]
+    stream_done_s: dict[str, float]
+    requests_total: int
+    requests: dict[str, int]  # per stream (its endpoint), all statuses
+    requests_other: dict[str, int]  # endpoints none of the streams reads
+    statuses: dict[str, int]
+    rate_limited_429: int
+    connection_limited_503: int
+    peak_requests_per_second: int
+    peak_in_flight: int
+    faults: dict[str, int]
+    peak_rss_mb: float
+    cpu_user_s: float
+    cpu_sys_s: float
+    exit_code: int
+    error: str | None
+    # the machine is shared and our manifest is being edited: what each run measured, and next to what
+    cpu_busy_before_pct: float
+    manifest_sha256: str
+    mismatches: dict[str, dict[str, int]]  # stream -> records delivered and expected, where they differ
+
+
+def machine_busy_pct(seconds: float = 1.0) -> float:
+    """How busy all CPUs were over the next ``seconds`` (from /proc/stat): the emulator idles between runs, so
+    anything above a few percent is another process that will compete with the next sync."""
+    def sample() -> tuple[int, int]:
+        fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return sum(fields), fields[3] + fields[4]  # total, idle + iowait
+    total_before, idle_before = sample()
+    time.sleep(seconds)
+    total_after, idle_after = sample()
+    spent = total_after - total_before
+    return 100 * (1 - (idle_after - idle_before) / spent) if spent else 0.0
+
+
+def measure(connector: Connector, emulator: EmulatorProcess, run: int, expected: dict[str, int], timeout_s: float,
+            workdir: Path, log_dir: Path) -> RunResult:
+    connector.point_at(emulator.url)
+    cpu_busy_before_pct = machine_busy_pct()
+    manifest_sha256 = hashlib.sha256((ROOT / "source_chartmogul" / "manifest.yaml").read_bytes()).hexdigest()[:12]
+    emulator.reset_stats()
+    outcome = run_sync(connector, workdir, timeout_s, log_dir / f"{connector.label}-run{run}.stderr.log")
+    stats = emulator.stats()
+    per_endpoint = {path: sum(counts.values()) for path, counts in stats["requests"].items()}
+    records_total = sum(outcome.records.values())
+    return RunResult(
+        connector=connector.label, run=run, wall_s=round(outcome.wall_s, 3),
+        records_per_s=round(records_total / outcome.wall_s, 1), records_total=records_total,
+        records=outcome.records, expected=expected,
+        stream_done_s={s: round(t, 3) for s, t in outcome.last_record_s.items()},
+        requests_total=stats["total_requests"],
+        requests={stream: per_endpoint.get(path, 0) for stream, path in connector.streams.items()},
+        requests_other={path: n for path, n in per_endpoint.items() if path not in connector.streams.values()},
+        statuses=stats["statuses"], rate_limited_429=stats["rate_limited_429"],
+        connection_limited_503=stats["connection_limited_503"],
+        peak_requests_per_second=stats["peak_requests_per_second"], peak_in_flight=stats["peak_in_flight"],
+        faults=stats["faults"], peak_rss_mb=round(outcome.peak_rss_mb, 1), cpu_user_s=round(outcome.cpu_user_s, 2),
+        cpu_sys_s=round(outcome.cpu_sys_s, 2), exit_code=outcome.exit_code, error=outcome.error,
+        cpu_busy_before_pct=round(cpu_busy_before_pct, 1), manifest_sha256=manifest_sha256,
+        mismatches={stream: {"records": outcome.records.get(stream, 0), "expected": n}
+                    for stream, n in expected.items() if outcome.records.get(stream, 0) != n})
+
+
+MEDIAN_FIELDS = ("wall_s", "records_per_s", "records_total", "requests_total", "rate_limited_429",
+                 "connection_limited_503", "peak_requests_per_second", "peak_in_flight", "peak_rss_mb",
+                 "cpu_user_s", "cpu_sys_s")
+
+
+def medians(runs: list[RunResult]) -> dict[str, Any] | None:
+    """Medians of the successful runs (None if none succeeded); per-stream figures too."""
+    good = [r for r in runs if r.error is None]
+    if not good:
+        return None
+    summary: dict[str, Any] = {"runs": len(good)}
+    summary.update({name: statistics.median(getattr(r, name) for r in good) for name in MEDIAN_FIELDS})
+    streams = good[0].records.keys()
+    summary["streams"] = {
+        stream: {"records": statistics.median(r.records.get(stream, 0) for r in good),
+                 "expected": good[0].expected.get(stream),
+                 "requests": statistics.median(r.requests.get(stream, 0) for r in good),
+                 "done_s": statistics.median(r.stream_done_s.get(stream, 0.0) for r in good)}
+        for stream in streams}
+    return summary
+
+
+def ratio(numerator: float | None, denominator: float | None) -> float | None:
+    return numerator / denominator if numerator is not None and denominator else None
+
+
+def verdicts(mode: Mode, ours: dict[str, Any] | None, official: dict[str, Any] | None,
+             our_runs: list[RunResult]) -> list[tuple[str, bool | None, str]]:
+    """(target, met? None when not measured, the figure) for the mode's targets."""
+    targets: list[tuple[str, bool | None, str]] = []
+    if mode.name == "rss1m":  # a ceiling: the highest run counts, not the median
+        rss = max((r.peak_rss_mb for r in our_runs if r.error is None), default=None)
+        targets.append((f"peak RSS < {RSS_TARGET_MB} MB in every run", None if rss is None else rss < RSS_TARGET_MB,
+                        "not measured" if rss is None else f"highest {rss:.0f} MB"))
+    if mode.name == "cpu":
+        speedup = ratio(ours and ours["records_per_s"], official and official["records_per_s"])
+        targets.append(("records/s >= 10x the official", None if speedup is None else speedup >= 10,
+                        "not measured" if speedup is None else f"{speedup:.1f}x"))
+    if mode.name == "realistic":
+        floor_ratio = ratio(ours and ours["wall_s"], ours and ours["requests_total"] / RATE_LIMIT)
+        targets.append(("wall <= 1.2x the rate-limit floor", None if floor_ratio is None else floor_ratio <= 1.2,
+                        "not measured" if floor_ratio is None else f"{floor_ratio:.2f}x"))
+        speedup = ratio(official and official["wall_s"], ours and ours["wall_s"])
+        targets.append((">= 10x faster than the official (wall)", None if speedup is None else speedup >= 10,
+                        "not measured" if speedup is None else f"{speedup:.1f}x"))
+    refused = [(r.rate_limited_429, r.connection_limited_503) for r in our_runs]
+    clean = all(r == (0, 0) for r in refused)
+    targets.append(("zero 429 and zero 503 in every run (ours)", clean if refused else None,
+                    "429/503 per run: " + ", ".join(f"{a}/{b}" for a, b in refused) if refused else "no runs"))
+    return targets
+
+
+# ---------------------------------------------------------------------------------------------- reporting
+
+def fmt(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+RUN_COLUMNS = ("connector", "run", "wall s", "records", "rec/s", "requests", "peak req/s", "peak in-flight",
+               "429", "503", "RSS MB", "CPU s", "status")
+
+
+def run_row(label: str, run: str, figures: dict[str, Any], status: str) -> list[str]:
+    return [label, run, fmt(figures["wall_s"], 2), fmt(figures["records_total"], 0), fmt(figures["records_per_s"], 0),
+            fmt(figures["requests_total"], 0), fmt(figures["peak_requests_per_second"], 0),
+            fmt(figures["peak_in_flight"], 0), fmt(figures["rate_limited_429"], 0),
+            fmt(figures["connection_limited_503"], 0), fmt(figures["peak_rss_mb"], 0),
+            fmt(figures["cpu_user_s"] + figures["cpu_sys_s"], 1), status]
+
+
+def text_table(header: tuple[str, ...] | list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
+    lines = ["  ".join(str(cell).rjust(width) if i > 1 else str(cell).ljust(width)
+                       for i, (cell, width) in enumerate(zip(line, widths))) for line in [list(header), *rows]]
+    return "\n".join(lines)
+
+
+def markdown_table(header: tuple[str, ...] | list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def mode_report(result: dict[str, Any], markdown: bool) -> str:
+    """The readable report of one mode: runs, medians, per-stream figures, ratios, floor, targets."""
+    table = markdown_table if markdown else text_table
+    mode = MODES[result["mode"]]
+    account = result["account"]
+    limits = (f"limits {RATE_LIMIT} req/s and {MAX_CONNECTIONS} in flight" if mode.limits
+              else f"limits off (our pacing lifted: max_requests_per_second={UNPACED_REQUESTS_PER_SECOND})")
+    heading = (f"{mode.name}{' (quick)' if result['quick'] else ''}: {account['customers']:,} customers, "
+               f"{account['activities']:,} activities, latency {mode.latency_ms:.0f} +- {mode.jitter_ms:.0f} ms, "
+               f"{limits}; seed {SEED}; our concurrency_level: {result['concurrency'] or 'connector default'}")
+    out = [f"## {heading}" if markdown else f"=== {heading}"]
+    if result.get("note"):
+        out.append(result["note"])
+    rows = []
+    for run in result["runs"]:
+        rows.append(run_row(run["connector"], str(run["run"]), run, "ok" if run["error"] is None else "FAILED"))
+    for label, summary in result["medians"].items():
+        if summary:
+            rows.append(run_row(label, f"median of {summary['runs']}", summary, ""))
+    out += ["", table(RUN_COLUMNS, rows)]
+    stream_rows = []
+    for label, summary in result["medians"].items():
+        for stream, figures in (summary or {}).get("streams", {}).items():
+            done = figures["done_s"]
+            stream_rows.append([label, stream, fmt(figures["records"], 0), fmt(figures["expected"], 0),
+                                fmt(figures["requests"], 0), fmt(done, 2),
+                                fmt(figures["records"] / done if done else None, 0)])
+    if stream_rows:
+        out += ["", "Per stream (medians; 'done at' = last record, from process start):", "",
+                table(("connector", "stream", "records", "expected", "requests", "done at s", "rec/s"), stream_rows)]
+    out.append("")
+    out += [f"- {line}" if markdown else line for line in result["findings"]]
+    return "\n".join(out)
+
+
+def findings(mode: Mode, result: dict[str, Any]) -> list[str]:
+    """Ratios, the rate-limit floor, warnings and the targets, as lines."""
+    ours, official = result["medians"].get("ours"), result["medians"].get("official")
+    lines = []
+    for run in result["runs"]:
+        if run["error"]:
+            lines.append(f"ERROR: {run['connector']} run {run['run']}: {run['error']}")
+        for stream, counts in run["mismatches"].items():
+            lines.append(f"WARNING: {run['connector']} run {run['run']}: {stream} delivered {counts['records']:,} "
+                         f"records, the emulator's ground truth is {counts['expected']:,}")
+        if run["cpu_busy_before_pct"] > BUSY_WARNING_PCT:
+            lines.append(f"WARNING: {run['connector']} run {run['run']}: the CPUs were {run['cpu_busy_before_pct']:.0f} % "
+                         "busy in the second before it started: other processes competed with it")
+        if run["faults"]:
+            lines.append(f"WARNING: {run['connector']} run {run['run']}: the emulator served faults {run['faults']}")
+    manifests = {run["manifest_sha256"] for run in result["runs"] if run["connector"] == "ours"}
+    if len(manifests) > 1:
+        lines.append(f"WARNING: our manifest changed between runs (sha256 {', '.join(sorted(manifests))})")
+    if ours and official:
+        lines.append(f"ours / official: records/s {ours['records_per_s'] / official['records_per_s']:.1f}x, "
+                     f"wall time {official['wall_s'] / ours['wall_s']:.1f}x shorter "
+                     f"({ours['wall_s']:.1f} s vs {official['wall_s']:.1f} s)")
+    unlimited = "" if mode.limits else " (no limit enforced in this mode: for reference only)"
+    for label, summary in (("ours", ours), ("official", official)):
+        if summary:
+            floor = summary["requests_total"] / RATE_LIMIT
+            lines.append(f"rate-limit floor ({label}): {summary['requests_total']:,.0f} requests / {RATE_LIMIT} per s "
+                         f"= {floor:.1f} s; wall = {summary['wall_s'] / floor:.2f}x the floor{unlimited}")
+    for target, met, figure in result["targets"]:
+        state = "not measured" if met is None else "MET" if met else "NOT MET"
+        lines.append(f"target: {target}: {state} ({figure})")
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------- a mode
+
+def run_mode(mode: Mode, args: argparse.Namespace, official_venv: Path | None, pool: ProcessPoolExecutor) -> dict:
+    customers = mode.quick_customers if args.quick else mode.customers
+    activities = mode.quick_activities if args.quick else mode.activities
+    official_runs = 0
+    note = ""
+    if mode.with_official and official_venv is not None:
+        if args.official_runs is not None:
+            official_runs = args.official_runs
+        elif mode.name == "realistic":
+            official_runs = 1
+            note = ("The official connector runs once here (default in realistic mode: one sync takes minutes; "
+                    "--official-runs N for more).")
+        else:
+            official_runs = args.runs
+    elif mode.with_official:
+        note = "The official connector was not measured (see above)."
+    suffix = "-quick" if args.quick else ""
+    log_dir = RESULTS_DIR / "logs" / f"{mode.name}{suffix}"
+    log_dir.mkdir(parents=True, exist_ok=True)
+
+    print(f"\n[{mode.name}] starting the emulator ({customers:,} customers, {activities:,} activities) ...", flush=True)
+    today = dt.datetime.now(dt.timezone.utc).date().isoformat()
+    truth = pool.submit(expected_counts, customers, activities, today)
+    runs: list[RunResult] = []
+    with EmulatorProcess(mode, customers, activities, log_dir / "emulator.stderr.log") as emulator, tempfile.TemporaryDirectory() as scratch:
+        expected = truth.result()
+        plan = [(our_connector(emulator.url, mode, args.concurrency), args.runs, mode.our_timeout_s)]
+        if official_runs:
+            plan.append((official_connector(official_venv), official_runs, mode.official_timeout_s))
+        for connector, count, timeout_s in plan:
+            for run in range(1, count + 1):
+                print(f"[{mode.name}] {connector.label} run {run}/{count} ...", end=" ", flush=True)
+                result = measure(connector, emulator, run, expected[connector.label], timeout_s, Path(scratch),
+                                 log_dir)
+                runs.append(result)
+                print(f"{result.wall_s:.1f} s, {result.records_total:,} records, {result.requests_total:,} requests, "
+                      f"{result.rate_limited_429} x 429, {result.connection_limited_503} x 503, "
+                      f"RSS {result.peak_rss_mb:.0f} MB, CPUs {result.cpu_busy_before_pct:.0f} % busy before" + (f" -- FAILED: {result.error}" if result.error else ""),
+                      flush=True)
+    by_connector = {label: [r for r in runs if r.connector == label] for label in ("ours", "official")}
+    summary = {label: medians(group) for label, group in by_connector.items() if group}
+    result = {
+        "mode": mode.name, "quick": args.quick, "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "account": {"seed": SEED, "customers": customers, "activities": activities},
+        "emulator": {"latency_ms": mode.latency_ms, "jitter_ms": mode.jitter_ms, "limits": mode.limits,
+                     "rate_limit": RATE_LIMIT if mode.limits else None,
+                     "max_connections": MAX_CONNECTIONS if mode.limits else None},
+        "concurrency": args.concurrency, "official_package": OFFICIAL_PACKAGE if official_runs else None,
+        "note": note, "expected": expected, "runs": [vars(r) for r in runs], "medians": summary,
+        "targets": verdicts(mode, summary.get("ours"), summary.get("official"), by_connector["ours"]),
+    }
+    result["findings"] = findings(mode, result)
+    (RESULTS_DIR / f"results-{mode.name}{suffix}.json").write_text(json.dumps(result, indent=2) + "\n")
+    print("\n" + mode_report(result, markdown=False), flush=True)
+    return result
+
+
+def interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mode", action="append", choices=list(MODES),
+                        help="realistic, cpu or rss1m; repeat for several (default: realistic and cpu)")
+    parser.add_argument("--runs", type=int, default=3, help="syncs per connector and mode (default 3)")
+    parser.add_argument("--official-runs", type=int, default=None,
+                        help="syncs of the official connector (default: 1 in realistic mode, --runs in cpu mode)")
+    parser.add_argument("--concurrency", type=int, default=None,
+                        help="our concurrency_level (default: not passed, the connector's own default)")
+    parser.add_argument("--quick", action="store_true", help="a small account, to smoke-test the harness")
+    parser.add_argument("--python310", help="the Python 3.10 interpreter for the official connector's virtualenv")
+    args = parser.parse_args(argv)
+    if args.runs < 1 or (args.official_runs is not None and args.official_runs < 0):
+        parser.error("--runs must be >= 1 and --official-runs >= 0")
+    modes = [MODES[name] for name in dict.fromkeys(args.mode or ["realistic", "cpu"])]
+
+    # SIGTERM (e.g. from make or a CI timeout) unwinds like Ctrl-C, so the finally below stops every child
+    signal.signal(signal.SIGTERM, interrupt)
+    RESULTS_DIR.mkdir(exist_ok=True)
+    official_venv = None
+    results = []
+    try:
+        if any(mode.with_official for mode in modes) and args.official_runs != 0:
+            try:
+                official_venv = ensure_official_venv(args.python310)
+            except BenchError as error:
+                print(f"ERROR: the official connector cannot be measured: {error}", flush=True)
+        # spawn, not fork: a clean interpreter for the ground truth, whatever threads the harness has
+        with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            for mode in modes:
+                results.append(run_mode(mode, args, official_venv, pool))
+    except BenchError as error:
+        print(f"\nERROR: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted: emulator and connectors stopped", file=sys.stderr)
+        return 130
+    finally:
+        stop_all_processes()
+        if official_venv is not None:
+            point_official_manifest(official_venv, None)
+    suffix = "-quick" if args.quick else ""
+    summary_path = RESULTS_DIR / f"summary{suffix}.md"
+    summary_path.write_text("# source-chartmogul benchmark\n\n" + "\n\n".join(
+        mode_report(result, markdown=True) for result in results) + "\n")
+    written = [f"results-{result['mode']}{suffix}.json" for result in results] + [summary_path.name]
+    print(f"\nwritten to {RESULTS_DIR.relative_to(ROOT)}/: {', '.join(written)}")
+    # unmet targets are findings, not failures; a failed sync or a wrong record count is
+    failed = any(run["error"] or run["mismatches"] for result in results for run in result["runs"])
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
