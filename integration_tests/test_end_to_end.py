@@ -49,23 +49,24 @@ def test_the_account_is_large_enough_to_span_many_pages(full_sync: Run) -> None:
     assert len(full_sync.records("activities")) == ACTIVITIES
 
 
-def month_windows(start: str, end: str) -> list[tuple[str, str]]:
-    """What the connector asks for activities from the 1st of a month: each month, one second wider on both sides."""
-    first = datetime.fromisoformat(start[:19])
+def asked_windows(start: str, end: str, days: int = 15) -> list[tuple[str, str]]:
+    """What the connector asks for activities: 15-day windows from start_date, each one second wider on both sides."""
+    first, last = datetime.fromisoformat(start[:19]), datetime.fromisoformat(end[:19])
     windows = []
-    while first.isoformat() <= end[:19]:
-        following = first.replace(year=first.year + first.month // 12, month=first.month % 12 + 1)
-        windows.append(((first - timedelta(seconds=1)).isoformat(), following.isoformat()))
+    while first <= last:
+        following = first + timedelta(days=days)
+        windows.append(((first - timedelta(seconds=1)).isoformat(), min(following, last + timedelta(seconds=1)).isoformat()))
         first = following
     return windows
 
 
-def test_lists_are_read_in_cursor_pages_of_200_and_activities_in_one_chain_per_month(full_sync: Run, emulator: Emulator) -> None:
+def test_lists_are_read_in_cursor_pages_of_200_and_activities_in_one_chain_per_window(full_sync: Run, emulator: Emulator) -> None:
     requests = emulator.stats()["requests"]
     assert sum(requests["/v1/customers"].values()) == -(-CUSTOMERS // 200)
     dates = [a["date"][:19] for a in emulator.truth("/v1/activities")]  # the emulator's boundaries are inclusive
-    pages = [max(1, -(-sum(1 for d in dates if asked_from <= d <= asked_to) // 200)) for asked_from, asked_to in month_windows(CONFIG["start_date"], CONFIG["end_date"])]
-    assert len(pages) == 84
+    windows = asked_windows(CONFIG["start_date"], CONFIG["end_date"])
+    pages = [max(1, -(-sum(1 for d in dates if asked_from <= d <= asked_to) // 200)) for asked_from, asked_to in windows]
+    assert len(pages) == 171  # 2019-01-01 to 2025-12-31 in 15-day steps
     assert sum(requests["/v1/activities"].values()) == sum(pages)
 
 

@@ -46,7 +46,7 @@ def killed_sync(tmp_path: Path, config: dict[str, Any], kill_after_states: int) 
 
 @pytest.mark.parametrize("seed", [21, 22, 23, 24])
 def test_a_killed_sync_resumed_from_its_last_state_delivers_everything(seed: int, chartmogul_emulator_factory: Any, tmp_path: Path) -> None:
-    # Latency spreads the 84 month windows over time, so the kill lands mid-sync with windows in flight.
+    # Latency spreads the 171 15-day windows over time, so the kill lands mid-sync with windows in flight.
     emulator = chartmogul_emulator_factory(seed=seed, customers=100, activities=3000, api_key=SECRET_KEY, latency_ms=20)
     config = {**CONFIG, "base_url": emulator.url}
     kill_after = random.Random(seed).randint(2, 30)

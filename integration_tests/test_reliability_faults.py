@@ -41,9 +41,10 @@ def test_every_stream_is_exact_under_random_connection_resets(seed: int, chartmo
 
 
 def test_every_stream_is_exact_through_bursts_of_429_with_retry_after(chartmogul_emulator_factory: Any, tmp_path: Path) -> None:
-    # The connector's own pacing is lifted, so the emulator's limit of 15 a second answers bursts of 429 + Retry-After: 1.
+    # The connector is paced just above the emulator's limit of 15 a second, which answers the excess with bursts of
+    # 429 + Retry-After: 1. (Unpaced, ten workers against 15 a second could starve a request past its 5 retries.)
     emulator = chartmogul_emulator_factory(seed=6, rate_limit=15, retry_after=1, **SMALL)
-    config = {**CONFIG, "base_url": emulator.url}
+    config = {**CONFIG, "base_url": emulator.url, "concurrency_level": 4, "max_requests_per_second": 17}
     run = run_without_leaking("read", tmp_path, config)
     assert emulator.stats()["rate_limited_429"] > 0
     assert_exact(run, emulator, config, STREAM_NAMES)

@@ -11,7 +11,8 @@ Each sync is a separate connector process (Airbyte protocol on stdout, RECORD me
 the emulator is another one, so neither shares a GIL with what is measured. Per run: records per stream against the
 emulator's ground truth, requests per endpoint, 429s and 503s served, peak requests in a second, peak in flight
 (from the emulator's statistics, reset before each run), wall time, CPU time and peak RSS of the connector process.
-Results go to bench-results/results-<mode>.json and bench-results/summary.md (with --quick: *-quick.*).
+Results go to bench-results/results-<mode>.json and bench-results/summary.md (with --quick: *-quick.*). Exit status 1
+when a sync failed or delivered a wrong record count; unmet targets are reported, not failures.
 
 The official connector needs Python 3.10 (its airbyte-cdk 0.90 does not import on 3.11): it is installed once into
 .cache/official-venv, and its manifest, which hard-codes https://api.chartmogul.com, is pointed at the emulator
@@ -57,7 +58,7 @@ START_DATE = "2019-01-01T00:00:00Z"
 END_DATE = "2025-12-31T23:59:59Z"
 RATE_LIMIT = 40  # ChartMogul's: requests in any second
 MAX_CONNECTIONS = 20  # ChartMogul's: requests in flight
-UNPACED_REQUESTS_PER_SECOND = 1000  # lifts our connector's pacing where the emulator enforces no limit (as the tests do)
+UNPACED_REQUESTS_PER_SECOND = 1000  # lifts our pacing where the emulator enforces no limit (as the tests do)
 RSS_TARGET_MB = 200
 BUSY_WARNING_PCT = 15  # CPU use by others before a run above which its figures are flagged
 
@@ -70,7 +71,8 @@ OFFICIAL_PRIMARY_KEYS = {"customers": "id", "activities": "uuid", "customer_mont
 
 # The start of a RECORD line in both connectors' serialisations (orjson: no spaces; pydantic .json(): spaces);
 # matching it spares the harness a JSON parse per record, so it keeps pace with the connector.
-RECORD_LINE = re.compile(rb'\{"type": ?"RECORD", ?"record": ?\{(?:"namespace": ?(?:null|"[^"]*"), ?)?"stream": ?"([^"]+)"')
+RECORD_LINE = re.compile(
+    rb'\{"type": ?"RECORD", ?"record": ?\{(?:"namespace": ?(?:null|"[^"]*"), ?)?"stream": ?"([^"]+)"')
 
 
 @dataclass(frozen=True)
@@ -246,13 +248,15 @@ def official_connector(venv: Path) -> Connector:
 
 
 def find_python310(explicit: str | None) -> str | None:
-    candidates = [explicit] if explicit else [shutil.which("python3.10"),
-                                              *sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.10*/bin/python3.10")),
-                                                      reverse=True)]
+    pyenv_pythons = sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.10*/bin/python3.10")), reverse=True)
+    candidates = [explicit] if explicit else [shutil.which("python3.10"), *pyenv_pythons]
     for candidate in filter(None, candidates):
         # a pyenv shim exists on PATH even when it refuses to run: try each one
-        check = subprocess.run([candidate, "-c", "import sys; assert sys.version_info[:2] == (3, 10)"],
-                               capture_output=True)
+        try:
+            check = subprocess.run([candidate, "-c", "import sys; assert sys.version_info[:2] == (3, 10)"],
+                                   capture_output=True)
+        except OSError:  # not there, or not executable
+            continue
         if check.returncode == 0:
             return candidate
     return None
@@ -374,7 +378,8 @@ def run_sync(connector: Connector, workdir: Path, timeout_s: float, stderr_path:
     if timed_out.is_set():
         error = f"timed out after {timeout_s:.0f} s"
     elif process.returncode != 0 or trace_errors:
-        error = (trace_errors[:1] or log_errors[-1:] or [last_line(stderr_path) or f"exit code {process.returncode}"])[0]
+        fallback = last_line(stderr_path) or f"exit code {process.returncode}"
+        error = (trace_errors[:1] or log_errors[-1:] or [fallback])[0]
     return SyncOutcome(wall_s=wall_s, exit_code=process.returncode, peak_rss_mb=usage.ru_maxrss * 1024 / 1e6,
                        cpu_user_s=usage.ru_utime, cpu_sys_s=usage.ru_stime, records=records,
                        last_record_s={s: t - began for s, t in last_record_s.items()}, error=error,
@@ -600,8 +605,9 @@ def findings(mode: Mode, result: dict[str, Any]) -> list[str]:
             lines.append(f"WARNING: {run['connector']} run {run['run']}: {stream} delivered {counts['records']:,} "
                          f"records, the emulator's ground truth is {counts['expected']:,}")
         if run["cpu_busy_before_pct"] > BUSY_WARNING_PCT:
-            lines.append(f"WARNING: {run['connector']} run {run['run']}: the CPUs were {run['cpu_busy_before_pct']:.0f} % "
-                         "busy in the second before it started: other processes competed with it")
+            lines.append(f"WARNING: {run['connector']} run {run['run']}: the CPUs were "
+                         f"{run['cpu_busy_before_pct']:.0f} % busy in the second before it started: "
+                         "other processes competed with it")
         if run["faults"]:
             lines.append(f"WARNING: {run['connector']} run {run['run']}: the emulator served faults {run['faults']}")
     manifests = {run["manifest_sha256"] for run in result["runs"] if run["connector"] == "ours"}
@@ -618,8 +624,10 @@ def findings(mode: Mode, result: dict[str, Any]) -> list[str]:
             lines.append(f"rate-limit floor ({label}): {summary['requests_total']:,.0f} requests / {RATE_LIMIT} per s "
                          f"= {floor:.1f} s; wall = {summary['wall_s'] / floor:.2f}x the floor{unlimited}")
     for target, met, figure in result["targets"]:
-        state = "not measured" if met is None else "MET" if met else "NOT MET"
-        lines.append(f"target: {target}: {state} ({figure})")
+        if met is None:
+            lines.append(f"target: {target}: not measured")
+        else:
+            lines.append(f"target: {target}: {'MET' if met else 'NOT MET'} ({figure})")
     return lines
 
 
@@ -628,19 +636,20 @@ def findings(mode: Mode, result: dict[str, Any]) -> list[str]:
 def run_mode(mode: Mode, args: argparse.Namespace, official_venv: Path | None, pool: ProcessPoolExecutor) -> dict:
     customers = mode.quick_customers if args.quick else mode.customers
     activities = mode.quick_activities if args.quick else mode.activities
-    official_runs = 0
-    note = ""
-    if mode.with_official and official_venv is not None:
-        if args.official_runs is not None:
+    official_runs, note = 0, ""
+    if mode.with_official:
+        if args.official_runs == 0:
+            note = "The official connector was not run (--official-runs 0)."
+        elif official_venv is None:
+            note = "The official connector could not be measured (see the error above)."
+        elif args.official_runs is not None:
             official_runs = args.official_runs
         elif mode.name == "realistic":
             official_runs = 1
-            note = ("The official connector runs once here (default in realistic mode: one sync takes minutes; "
-                    "--official-runs N for more).")
+            note = ("The official connector runs once here (default in realistic mode: one sync takes about "
+                    "7 minutes, and the whole bench should stay under ~25; --official-runs N for more).")
         else:
             official_runs = args.runs
-    elif mode.with_official:
-        note = "The official connector was not measured (see above)."
     suffix = "-quick" if args.quick else ""
     log_dir = RESULTS_DIR / "logs" / f"{mode.name}{suffix}"
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -649,7 +658,8 @@ def run_mode(mode: Mode, args: argparse.Namespace, official_venv: Path | None, p
     today = dt.datetime.now(dt.timezone.utc).date().isoformat()
     truth = pool.submit(expected_counts, customers, activities, today)
     runs: list[RunResult] = []
-    with EmulatorProcess(mode, customers, activities, log_dir / "emulator.stderr.log") as emulator, tempfile.TemporaryDirectory() as scratch:
+    with (EmulatorProcess(mode, customers, activities, log_dir / "emulator.stderr.log") as emulator,
+          tempfile.TemporaryDirectory() as scratch):
         expected = truth.result()
         plan = [(our_connector(emulator.url, mode, args.concurrency), args.runs, mode.our_timeout_s)]
         if official_runs:
@@ -660,9 +670,10 @@ def run_mode(mode: Mode, args: argparse.Namespace, official_venv: Path | None, p
                 result = measure(connector, emulator, run, expected[connector.label], timeout_s, Path(scratch),
                                  log_dir)
                 runs.append(result)
+                failure = f" -- FAILED: {result.error}" if result.error else ""
                 print(f"{result.wall_s:.1f} s, {result.records_total:,} records, {result.requests_total:,} requests, "
                       f"{result.rate_limited_429} x 429, {result.connection_limited_503} x 503, "
-                      f"RSS {result.peak_rss_mb:.0f} MB, CPUs {result.cpu_busy_before_pct:.0f} % busy before" + (f" -- FAILED: {result.error}" if result.error else ""),
+                      f"RSS {result.peak_rss_mb:.0f} MB, CPUs {result.cpu_busy_before_pct:.0f} % busy before{failure}",
                       flush=True)
     by_connector = {label: [r for r in runs if r.connector == label] for label in ("ours", "official")}
     summary = {label: medians(group) for label, group in by_connector.items() if group}

@@ -99,23 +99,23 @@ def activities_request(start: str, end: str, **cursor: str) -> HttpRequest:
 
 
 def test_activities_windows_overlap_by_a_second_and_keep_each_record_in_its_own_window() -> None:
-    """Month windows from start_date; each asked one second wider, so no boundary semantics loses a record."""
-    config = {**CONFIG, "start_date": "2024-01-15T06:30:00Z", "end_date": "2024-03-10T00:00:00Z"}
+    """15-day windows from start_date; each asked one second wider, so no boundary semantics loses a record."""
+    config = {**CONFIG, "start_date": "2024-01-15T06:30:00Z", "end_date": "2024-02-10T00:00:00Z"}
     before_start = dated_activity("before-start", "2024-01-15T06:29:59+00:00")
     first_second = dated_activity("first-second", "2024-01-15T06:30:00+00:00")
     inside = dated_activity("inside", "2024-01-20T00:00:00+00:00")
-    last_second_of_window_1 = dated_activity("last-second-1", "2024-02-15T06:29:59+00:00")
-    first_second_of_window_2 = dated_activity("first-second-2", "2024-02-15T06:30:00+00:00")
-    end_date_itself = dated_activity("end-date", "2024-03-10T00:00:00+00:00")
-    after_end = dated_activity("after-end", "2024-03-10T00:00:01+00:00")
+    last_second_of_window_1 = dated_activity("last-second-1", "2024-01-30T06:29:59+00:00")
+    first_second_of_window_2 = dated_activity("first-second-2", "2024-01-30T06:30:00+00:00")
+    end_date_itself = dated_activity("end-date", "2024-02-10T00:00:00+00:00")
+    after_end = dated_activity("after-end", "2024-02-10T00:00:01+00:00")
     output = read_with_exact_requests(
         "activities",
         [
-            (activities_request("2024-01-15T06:29:59Z", "2024-02-15T06:30:00Z"),
+            (activities_request("2024-01-15T06:29:59Z", "2024-01-30T06:30:00Z"),
              page("entries", [before_start, first_second, inside], "inside", True)),
-            (activities_request("2024-01-15T06:29:59Z", "2024-02-15T06:30:00Z", cursor="inside"),
+            (activities_request("2024-01-15T06:29:59Z", "2024-01-30T06:30:00Z", cursor="inside"),
              page("entries", [last_second_of_window_1, first_second_of_window_2], "first-second-2", False)),
-            (activities_request("2024-02-15T06:29:59Z", "2024-03-10T00:00:01Z"),
+            (activities_request("2024-01-30T06:29:59Z", "2024-02-10T00:00:01Z"),
              page("entries", [last_second_of_window_1, first_second_of_window_2, end_date_itself, after_end], "after-end", False)),
         ],
         config,
@@ -130,7 +130,12 @@ def test_activities_windows_overlap_by_a_second_and_keep_each_record_in_its_own_
 @pytest.mark.parametrize(
     "lookback, exchanges",
     [
-        pytest.param({}, [("2024-01-30T23:59:59Z", "2024-02-29T00:00:00Z"), ("2024-02-28T23:59:59Z", "2024-03-10T00:00:01Z")], id="default-30-days"),
+        pytest.param(
+            {},
+            [("2024-01-30T23:59:59Z", "2024-02-15T00:00:00Z"), ("2024-02-14T23:59:59Z", "2024-03-01T00:00:00Z"),
+             ("2024-02-29T23:59:59Z", "2024-03-10T00:00:01Z")],
+            id="default-30-days",
+        ),
         pytest.param({"lookback_window_days": 0}, [("2024-02-29T23:59:59Z", "2024-03-10T00:00:01Z")], id="no-lookback"),
     ],
 )
