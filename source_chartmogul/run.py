@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import traceback
@@ -44,15 +45,14 @@ class ChartmogulEntrypoint(AirbyteEntrypoint):
             raise AirbyteTracedException(message=problem, internal_message=problem, failure_type=FailureType.config_error)
 
 
-def catalog_problem(catalog: Optional[Mapping[str, Any]]) -> Optional[str]:
+def _catalog_problem(catalog: Optional[Mapping[str, Any]]) -> Optional[str]:
     """The first stream of a configured catalog this connector cannot read as asked, as one line; None if all can.
 
     The CDK skips an unknown stream without a word (the sync "succeeds" with nothing). Incremental asked of a
     full-refresh-only stream is left to the CDK, which reads the stream whole (nothing skipped): PyAirbyte asks
     every stream for incremental and relies on that.
     """
-    manifest = yaml.safe_load(MANIFEST_PATH.read_text())
-    streams = manifest["definitions"]["streams"]
+    streams = _manifest()["definitions"]["streams"]
     for entry in (catalog or {}).get("streams", []):
         name = entry.get("stream", {}).get("name")
         if name not in streams:
@@ -60,7 +60,7 @@ def catalog_problem(catalog: Optional[Mapping[str, Any]]) -> Optional[str]:
     return None
 
 
-def state_problem(state: Any) -> Optional[str]:
+def _state_problem(state: Any) -> Optional[str]:
     """The first unusable activities state, as one line; None if the state can be resumed from.
 
     The CDK fails on a malformed cursor with "Something went wrong in the connector", and silently reads nothing
@@ -89,7 +89,7 @@ def _source_for(parsed: argparse.Namespace) -> SourceChartmogul:
     catalog_path = getattr(parsed, "catalog", None)
     state_path = getattr(parsed, "state", None)
     config = SourceChartmogul.read_config(config_path) if config_path else None
-    if config is not None and config_problem(config, _connection_specification()):
+    if config is not None and config_problem(config, _manifest()["spec"]["connection_specification"]):
         config = None  # never build streams from a bad config; the entrypoint reports the problem
     return SourceChartmogul(
         catalog=SourceChartmogul.read_catalog(catalog_path) if catalog_path else None,
@@ -103,14 +103,16 @@ def _read_problem(parsed: argparse.Namespace) -> Optional[str]:
     """What in a read's catalog or state this connector cannot honour, as one line; None if nothing."""
     if parsed.command != "read":
         return None
-    problem = catalog_problem(json.loads(Path(parsed.catalog).read_text()))
+    problem = _catalog_problem(json.loads(Path(parsed.catalog).read_text()))
     if not problem and getattr(parsed, "state", None):
-        problem = state_problem(json.loads(Path(parsed.state).read_text()))
+        problem = _state_problem(json.loads(Path(parsed.state).read_text()))
     return problem
 
 
-def _connection_specification() -> Mapping[str, Any]:
-    return yaml.safe_load(MANIFEST_PATH.read_text())["spec"]["connection_specification"]
+@functools.lru_cache(maxsize=1)
+def _manifest() -> Mapping[str, Any]:
+    """The manifest as written (its stream names and spec), read once per command."""
+    return yaml.safe_load(MANIFEST_PATH.read_text())
 
 
 def _fail(message: str, internal_message: Optional[str] = None, stack_trace: Optional[str] = None) -> NoReturn:

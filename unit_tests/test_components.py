@@ -17,9 +17,12 @@ DATES = [
 ]
 
 
+def activities_record_filter(manifest: dict) -> dict:
+    return manifest["definitions"]["streams"]["activities"]["retriever"]["record_selector"]["record_filter"]
+
+
 def manifest_condition() -> str:
-    manifest = yaml.safe_load(MANIFEST_PATH.read_text())
-    return manifest["definitions"]["streams"]["activities"]["retriever"]["record_selector"]["record_filter"]["condition"]
+    return activities_record_filter(yaml.safe_load(MANIFEST_PATH.read_text()))["condition"]
 
 
 def test_the_python_window_filter_keeps_what_the_manifests_jinja_filter_keeps() -> None:
@@ -34,6 +37,6 @@ def test_the_python_window_filter_keeps_what_the_manifests_jinja_filter_keeps() 
 
 def test_the_installed_connector_runs_the_python_filter_and_the_manifest_file_keeps_jinja() -> None:
     resolved = SourceChartmogul(config={"api_key": "k" * 20, "start_date": "2019-01-01T00:00:00Z"}).resolved_manifest
-    record_filter = resolved["definitions"]["streams"]["activities"]["retriever"]["record_selector"]["record_filter"]
+    record_filter = activities_record_filter(resolved)
     assert (record_filter["type"], record_filter["class_name"]) == ("CustomRecordFilter", "source_chartmogul.components.ActivityWindowFilter")
-    assert yaml.safe_load(MANIFEST_PATH.read_text())["definitions"]["streams"]["activities"]["retriever"]["record_selector"]["record_filter"]["type"] == "RecordFilter"
+    assert activities_record_filter(yaml.safe_load(MANIFEST_PATH.read_text()))["type"] == "RecordFilter"
