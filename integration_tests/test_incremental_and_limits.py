@@ -16,7 +16,7 @@ from airbyte_cdk.test.catalog_builder import CatalogBuilder
 from airbyte_cdk.test.entrypoint_wrapper import read
 
 from integration_tests.connector_cli import STREAM_NAMES, as_multiset, ground_truth, run_connector
-from source_chartmogul.source import MANIFEST_PATH
+from source_chartmogul.source import MANIFEST_PATH, SourceChartmogul
 
 KEY = "sk_incremental_8e2d5a17c4"
 CONFIG = {"api_key": KEY, "start_date": "2019-01-01T00:00:00Z", "end_date": "2025-12-31T23:59:59Z"}
@@ -62,6 +62,24 @@ def test_the_manifest_alone_reads_activities_exactly_too(chartmogul_emulator_fac
     assert as_multiset([r.record.data for r in output.records]) == as_multiset(
         activities_between(emulator, CONFIG["start_date"], CONFIG["end_date"])
     )
+
+
+def test_the_installed_connector_emits_the_records_and_states_of_the_manifest_alone(chartmogul_emulator_factory: Any) -> None:
+    """components.py replaces the cursor's per-record bookkeeping, the extractor, the filter and the body check."""
+    emulator = chartmogul_emulator_factory(seed=5, customers=300, activities=6_000, api_key=KEY)
+    # one worker: windows close in one order, so the two runs' state sequences can be compared message for message
+    config = {**CONFIG, "base_url": emulator.url, "max_requests_per_second": 1000, "concurrency_level": 1}
+    catalog = CatalogBuilder().with_stream("activities", SyncMode.incremental).build()
+    manifest_alone = ConcurrentDeclarativeSource(source_config=yaml.safe_load(MANIFEST_PATH.read_text()), config=config, catalog=catalog)
+
+    expected, installed = read(manifest_alone, config, catalog), read(SourceChartmogul(config=config, catalog=catalog), config, catalog)
+
+    def states(output: Any) -> list[dict[str, Any]]:
+        return [message.state.stream.stream_state.__dict__ for message in output.state_messages]
+
+    assert installed.errors == expected.errors == []
+    assert [r.record.data for r in installed.records] == [r.record.data for r in expected.records]
+    assert len(states(expected)) > 100 and states(installed) == states(expected)
 
 
 def test_a_second_incremental_sync_with_no_new_data_costs_a_handful_of_requests(chartmogul_emulator_factory: Any, tmp_path: Path) -> None:

@@ -7,11 +7,17 @@ from typing import Any, List, Mapping, Optional
 
 from airbyte_cdk.models import AirbyteStateMessage, ConfiguredAirbyteCatalog
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
+from airbyte_cdk.sources.streams.concurrent.abstract_stream import AbstractStream
+from airbyte_cdk.sources.streams.concurrent.cursor import ConcurrentCursor
+
+from source_chartmogul.components import NewestRecordDateByWindow, check_json_bodies_with_orjson
 
 MANIFEST_PATH = Path(__file__).resolve().parent / "manifest.yaml"  # absolute: never a manifest.yaml in the CWD
 
 
 class SourceChartmogul(YamlDeclarativeSource):
+    """The manifest as the Builder runs it, with the per-record work of components.py swapped in (same results)."""
+
     def __init__(
         self,
         catalog: Optional[ConfiguredAirbyteCatalog] = None,
@@ -19,11 +25,11 @@ class SourceChartmogul(YamlDeclarativeSource):
         state: Optional[List[AirbyteStateMessage]] = None,
         **kwargs: Any,
     ) -> None:
+        check_json_bodies_with_orjson()
         # The CDK interpolates the config, catalog and state given here, not those passed to check/discover/read.
         super().__init__(path_to_yaml=str(MANIFEST_PATH), catalog=catalog, config=config, state=state, **kwargs)
 
     def _read_and_parse_yaml_file(self, path_to_yaml_file: str) -> Any:
-        """The manifest, with the activities window filter run in Python rather than Jinja (see components.py)."""
         manifest = super()._read_and_parse_yaml_file(path_to_yaml_file)
         selector = manifest["definitions"]["streams"]["activities"]["retriever"]["record_selector"]
         selector["record_filter"] = {
@@ -31,4 +37,14 @@ class SourceChartmogul(YamlDeclarativeSource):
             "class_name": "source_chartmogul.components.ActivityWindowFilter",
             "condition": selector["record_filter"]["condition"],  # the rule it implements, kept for the record
         }
+        for extractor in (manifest["definitions"]["record_selector"]["extractor"],
+                          manifest["definitions"]["metric_stream"]["retriever"]["record_selector"]["extractor"]):
+            extractor.update(type="CustomRecordExtractor", class_name="source_chartmogul.components.TopLevelKeyExtractor")
         return manifest
+
+    def streams(self, config: Mapping[str, Any]) -> List[AbstractStream]:  # type: ignore[override]
+        streams = super().streams(config)
+        for stream in streams:
+            if stream.name == "activities" and isinstance(stream.cursor, ConcurrentCursor):
+                NewestRecordDateByWindow.install(stream.cursor)
+        return streams

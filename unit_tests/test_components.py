@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+import pytest
+import requests
 import yaml
+from airbyte_cdk.sources.declarative.extractors.dpath_extractor import DpathExtractor
 from airbyte_cdk.sources.declarative.extractors.record_filter import RecordFilter
+from airbyte_cdk.sources.declarative.requesters.error_handlers.http_response_filter import HttpResponseFilter
 from airbyte_cdk.sources.types import StreamSlice
 
 from source_chartmogul import SourceChartmogul
-from source_chartmogul.components import ActivityWindowFilter
+from source_chartmogul.components import ActivityWindowFilter, TopLevelKeyExtractor, json_body_or_empty
 from source_chartmogul.source import MANIFEST_PATH
+from unit_tests.test_stream_requests import recorded_text
 
 WINDOW = StreamSlice(partition={}, cursor_slice={"start_time": "2024-01-15T06:30:00Z", "end_time": "2024-02-15T06:29:59Z"})
 DATES = [
@@ -40,3 +48,59 @@ def test_the_installed_connector_runs_the_python_filter_and_the_manifest_file_ke
     record_filter = activities_record_filter(resolved)
     assert (record_filter["type"], record_filter["class_name"]) == ("CustomRecordFilter", "source_chartmogul.components.ActivityWindowFilter")
     assert activities_record_filter(yaml.safe_load(MANIFEST_PATH.read_text()))["type"] == "RecordFilter"
+
+
+def response_with(body: bytes) -> requests.Response:
+    response = requests.Response()
+    response.status_code, response._content = 200, body
+    return response
+
+
+@pytest.mark.parametrize("body", [
+    recorded_text("activities__1").encode(),   # a list page: records under `entries`
+    recorded_text("metrics_all__1").encode(),  # a metric series: `entries` too
+    b'{"entries": [], "has_more": false}',
+    b'{"has_more": false}',                    # no records key
+    b'{"entries": {"uuid": "a"}}',             # one object, not a list
+    b'[{"entries": [1]}]',                     # a body that is not an object
+])
+def test_the_python_extractor_returns_what_the_manifests_dpath_extractor_returns(body: bytes) -> None:
+    def extract(extractor_class: type) -> list[Any]:
+        extractor = extractor_class(field_path=["{{ parameters.records_key }}"], config={}, parameters={"records_key": "entries"})
+        return list(extractor.extract_records(response_with(body)))
+
+    assert extract(TopLevelKeyExtractor) == extract(DpathExtractor)
+
+
+def test_the_installed_connector_extracts_records_in_python_and_the_manifest_file_keeps_dpath() -> None:
+    resolved = SourceChartmogul(config={"api_key": "k" * 20, "start_date": "2019-01-01T00:00:00Z"}).resolved_manifest
+    extractors = {name: stream["retriever"]["record_selector"]["extractor"] for name, stream in resolved["definitions"]["streams"].items()}
+    assert extractors.pop("account") == {"type": "DpathExtractor", "field_path": []}  # the whole body: dpath walks nothing
+    assert {(e["type"], e.get("class_name")) for e in extractors.values()} == {
+        ("CustomRecordExtractor", "source_chartmogul.components.TopLevelKeyExtractor")}
+    assert len(extractors) == 16
+    written = yaml.safe_load(MANIFEST_PATH.read_text())["definitions"]
+    assert written["record_selector"]["extractor"]["type"] == written["metric_stream"]["retriever"]["record_selector"]["extractor"]["type"] == "DpathExtractor"
+
+
+@pytest.mark.parametrize("body", [
+    recorded_text("activities__1").encode(),
+    b"<html><body>Down for maintenance</body></html>",
+    b'{"entries": [{"uuid": "a"',               # cut short
+    b"",
+    b'{"amount_in_cents": NaN}',                # not JSON to orjson, JSON to the standard library
+])
+def test_the_error_handlers_body_check_sees_what_the_cdks_sees(body: bytes) -> None:
+    def cdk_body(response: requests.Response) -> Any:
+        try:
+            return response.json()
+        except requests.exceptions.JSONDecodeError:
+            return {}
+
+    cdk, ours = cdk_body(response_with(body)), json_body_or_empty(response_with(body))
+    assert json.dumps(ours) == json.dumps(cdk)  # NaN != NaN, so compared as text
+
+
+def test_the_installed_connector_checks_bodies_with_the_python_equivalent() -> None:
+    SourceChartmogul(config={"api_key": "k" * 20, "start_date": "2019-01-01T00:00:00Z"})
+    assert HttpResponseFilter._safe_response_json is json_body_or_empty
