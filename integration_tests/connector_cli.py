@@ -22,6 +22,7 @@ STREAM_NAMES = [entry["stream"]["name"] for entry in STREAMS]
 class Run:
     returncode: int
     messages: list[dict[str, Any]]
+    stdout: str
     stderr: str
 
     def of_type(self, message_type: str) -> list[dict[str, Any]]:
@@ -45,33 +46,43 @@ def configured(entry: dict[str, Any], sync_mode: str) -> dict[str, Any]:
     return {"stream": stream, "sync_mode": "incremental", "cursor_field": ["date"], "destination_sync_mode": "append_dedup"}
 
 
-def run_connector(
+def connector_command(
     command: str,
     tmp_path: Path,
-    config: Mapping[str, Any],
+    config: Any,
     streams: list[str] | None = None,
     sync_mode: str = "full_refresh",
     state: Mapping[str, Any] | None = None,
-    timeout: float = 300,
-) -> Run:
-    """`python main.py <command> --config ... [--catalog ...] [--state ...]` in a subprocess; its parsed stdout.
-    `state` is one stream's state (the streams must then be that one stream)."""
+    catalog: Mapping[str, Any] | None = None,
+) -> list[str]:
+    """`python main.py <command> --config ... [--catalog ...] [--state ...]`, its files written to tmp_path. A read's
+    catalog is `catalog` as given, or else the configured catalog's `streams` in `sync_mode`. `state` is one stream's
+    state (the streams must then be that one stream)."""
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps(config))
     args = [sys.executable, str(ROOT / "main.py"), command, "--config", str(config_file)]
     if command == "read":
         catalog_file = tmp_path / "catalog.json"
-        selected = [configured(entry, sync_mode) for entry in STREAMS if streams is None or entry["stream"]["name"] in streams]
-        catalog_file.write_text(json.dumps({"streams": selected}))
+        if catalog is None:
+            catalog = {"streams": [configured(entry, sync_mode) for entry in STREAMS if streams is None or entry["stream"]["name"] in streams]}
+        catalog_file.write_text(json.dumps(catalog))
         args += ["--catalog", str(catalog_file)]
     if state is not None:
         (stream,) = streams or []
         state_file = tmp_path / "state.json"
         state_file.write_text(json.dumps([{"type": "STREAM", "stream": {"stream_descriptor": {"name": stream}, "stream_state": state}}]))
         args += ["--state", str(state_file)]
-    result = subprocess.run(args, capture_output=True, text=True, timeout=timeout, cwd=tmp_path)
+    return args
+
+
+def run_connector(
+    command: str, tmp_path: Path, config: Any, streams: list[str] | None = None, timeout: float = 300, **catalog_and_state: Any
+) -> Run:
+    """The connector_command run to its end in a subprocess; its parsed stdout."""
+    result = subprocess.run(connector_command(command, tmp_path, config, streams, **catalog_and_state),
+                            capture_output=True, text=True, timeout=timeout, cwd=tmp_path)
     messages = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
-    return Run(result.returncode, messages, result.stderr)
+    return Run(result.returncode, messages, result.stdout, result.stderr)
 
 
 def as_multiset(records: list[dict[str, Any]]) -> Counter[str]:

@@ -49,14 +49,20 @@ def test_an_incremental_sync_is_exact_whatever_the_api_does_at_window_edges(
     assert run.final_state("activities") == {"date": max(a["date"] for a in expected)[:19] + "Z"}
 
 
+ACTIVITIES_INCREMENTAL = CatalogBuilder().with_stream("activities", SyncMode.incremental).build()
+
+
+def manifest_alone(config: dict[str, Any]) -> ConcurrentDeclarativeSource:
+    """The manifest file as the Connector Builder and source-declarative-manifest run it: without components.py."""
+    return ConcurrentDeclarativeSource(source_config=yaml.safe_load(MANIFEST_PATH.read_text()), config=config, catalog=ACTIVITIES_INCREMENTAL)
+
+
 def test_the_manifest_alone_reads_activities_exactly_too(chartmogul_emulator_factory: Any) -> None:
     """What the Connector Builder and source-declarative-manifest run: the Jinja window filter, not the Python one."""
     emulator = chartmogul_emulator_factory(seed=5, customers=300, activities=6_000, api_key=KEY, date_boundaries="exclusive")
     config = {**CONFIG, "base_url": emulator.url, "max_requests_per_second": 1000}
-    catalog = CatalogBuilder().with_stream("activities", SyncMode.incremental).build()
-    source = ConcurrentDeclarativeSource(source_config=yaml.safe_load(MANIFEST_PATH.read_text()), config=config, catalog=catalog)
 
-    output = read(source, config, catalog)
+    output = read(manifest_alone(config), config, ACTIVITIES_INCREMENTAL)
 
     assert output.errors == []
     assert as_multiset([r.record.data for r in output.records]) == as_multiset(
@@ -69,10 +75,9 @@ def test_the_installed_connector_emits_the_records_and_states_of_the_manifest_al
     emulator = chartmogul_emulator_factory(seed=5, customers=300, activities=6_000, api_key=KEY)
     # one worker: windows close in one order, so the two runs' state sequences can be compared message for message
     config = {**CONFIG, "base_url": emulator.url, "max_requests_per_second": 1000, "concurrency_level": 1}
-    catalog = CatalogBuilder().with_stream("activities", SyncMode.incremental).build()
-    manifest_alone = ConcurrentDeclarativeSource(source_config=yaml.safe_load(MANIFEST_PATH.read_text()), config=config, catalog=catalog)
 
-    expected, installed = read(manifest_alone, config, catalog), read(SourceChartmogul(config=config, catalog=catalog), config, catalog)
+    expected = read(manifest_alone(config), config, ACTIVITIES_INCREMENTAL)
+    installed = read(SourceChartmogul(config=config, catalog=ACTIVITIES_INCREMENTAL), config, ACTIVITIES_INCREMENTAL)
 
     def states(output: Any) -> list[dict[str, Any]]:
         return [message.state.stream.stream_state.__dict__ for message in output.state_messages]

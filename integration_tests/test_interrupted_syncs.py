@@ -7,24 +7,20 @@ import json
 import random
 import signal
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from integration_tests.connector_cli import ROOT, configured, STREAMS, ground_truth
+from integration_tests.connector_cli import connector_command, ground_truth
 from integration_tests.reliability import CONFIG, SECRET_KEY, run_without_leaking
 
 
 def killed_sync(tmp_path: Path, config: dict[str, Any], kill_after_states: int) -> tuple[list[dict[str, Any]], Any]:
     """Read activities incrementally, SIGKILL the connector once it has emitted `kill_after_states` STATE messages;
     the records and the last state it emitted before dying."""
-    (tmp_path / "config.json").write_text(json.dumps(config))
-    entry = next(e for e in STREAMS if e["stream"]["name"] == "activities")
-    (tmp_path / "catalog.json").write_text(json.dumps({"streams": [configured(entry, "incremental")]}))
     process = subprocess.Popen(
-        [sys.executable, str(ROOT / "main.py"), "read", "--config", str(tmp_path / "config.json"), "--catalog", str(tmp_path / "catalog.json")],
+        connector_command("read", tmp_path, config, streams=["activities"], sync_mode="incremental"),
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=tmp_path,
     )
     records, state, states = [], None, 0

@@ -7,10 +7,9 @@ source.py swaps in these equivalents, and the tests hold both to the same record
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, MutableMapping, Optional
-
-import json
 
 import orjson
 import requests

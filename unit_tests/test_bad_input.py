@@ -4,15 +4,13 @@ The base_url points at a closed port, so a bad input that slipped through would 
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from integration_tests.connector_cli import STREAMS, run_connector
+
 SECRET_KEY = "sk_live_BadInput_4c81e07a6d2f"
 GOOD = {"api_key": SECRET_KEY, "start_date": "2021-01-01T00:00:00Z", "base_url": "http://127.0.0.1:9"}
 KEY_HELP = "A ChartMogul API key (read-only is enough). Create one in ChartMogul under Settings > Your Account > API Keys."
@@ -34,21 +32,16 @@ BAD_SETTINGS = {
     "number as text": ({**GOOD, "concurrency_level": "ten"}, "concurrency_level must be a number, not a string."),
     "unknown field": ({**GOOD, "page_size": 50}, "Unknown setting 'page_size': remove it or correct its name (the settings are api_key, base_url, concurrency_level, end_date, interval, lookback_window_days, max_requests_per_second, start_date)."),
 }
-CUSTOMERS = json.loads((ROOT / "integration_tests" / "configured_catalog.json").read_text())["streams"][0]
+CUSTOMERS = STREAMS[0]
 BAD_CATALOGS = {
     "unknown stream": ({**CUSTOMERS, "stream": {**CUSTOMERS["stream"], "name": "customerz"}}, "Unknown stream 'customerz' in the catalog: remove it or run discover for the stream names (account, activities, contacts, customer_count, customer_notes, customer_subscriptions, customers, data_sources, invoices, key_metrics, mrr_metrics, opportunities, plan_group_plans, plan_groups, plans, subscription_events, tasks)."),
 }
 
 
-def cli(tmp_path: Path, *args: str, config: Any = GOOD, catalog: Any = None) -> tuple[int, list[dict[str, Any]]]:
-    (tmp_path / "config.json").write_text(json.dumps(config))
-    argv = [sys.executable, str(ROOT / "main.py"), *args, "--config", str(tmp_path / "config.json")]
-    if catalog is not None:
-        (tmp_path / "catalog.json").write_text(json.dumps(catalog))
-        argv += ["--catalog", str(tmp_path / "catalog.json")]
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=tmp_path)
-    assert SECRET_KEY not in result.stdout + result.stderr, "the API key was printed"
-    return result.returncode, [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+def cli(tmp_path: Path, command: str, config: Any = GOOD, catalog: Any = None) -> tuple[int, list[dict[str, Any]]]:
+    run = run_connector(command, tmp_path, config, catalog=catalog, timeout=60)
+    assert SECRET_KEY not in run.stdout + run.stderr, "the API key was printed"
+    return run.returncode, run.messages
 
 
 @pytest.mark.parametrize("config,message", BAD_SETTINGS.values(), ids=BAD_SETTINGS.keys())
