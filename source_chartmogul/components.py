@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, MutableMapping, Optional
+from typing import Any, Generator, Iterable, Mapping, MutableMapping, Optional
 
 import orjson
 import requests
+from airbyte_cdk.sources.declarative.decoders.json_decoder import JsonDecoder
 from airbyte_cdk.sources.declarative.extractors.dpath_extractor import DpathExtractor
 from airbyte_cdk.sources.declarative.extractors.record_filter import RecordFilter
 from airbyte_cdk.sources.declarative.requesters.error_handlers.http_response_filter import HttpResponseFilter
@@ -100,19 +101,49 @@ class NewestRecordDateByWindow:
         self._close_partition(partition)
 
 
-def json_body_or_empty(response: requests.Response) -> Any:
-    """HttpResponseFilter's body for its predicates (our `{{ not response }}` check of every page): the JSON body, or {}
-    if it is not JSON, parsed by orjson first as the CDK's JsonDecoder does, where the CDK uses response.json() (the
-    standard library, 3-4x slower: 7% of an activities sync). A body orjson refuses is tried with json, as the CDK's."""
-    try:
-        return orjson.loads(response.content)
-    except orjson.JSONDecodeError:
+_PARSED_BODY = "_chartmogul_parsed_body"  # where a response keeps its parsed body
+_NOT_JSON = object()
+
+
+def _parsed_once(response: requests.Response) -> Any:
+    """The body, parsed on first use and kept on the response: the CDK parsed each page three times (error handler,
+    extractor, paginator). orjson first, as the CDK's JsonDecoder; a body orjson refuses is tried with json."""
+    if _PARSED_BODY not in response.__dict__:
         try:
-            return json.loads(response.content)
-        except ValueError:
-            return {}
+            body = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            try:
+                body = json.loads(response.content)
+            except ValueError:
+                body = _NOT_JSON
+        response.__dict__[_PARSED_BODY] = body
+    return response.__dict__[_PARSED_BODY]
+
+
+def json_body_or_empty(response: requests.Response) -> Any:
+    """The JSON body, or {} if it is not JSON: what HttpResponseFilter gives its predicates (our `{{ not response }}`
+    check of every page). The CDK's filter parses with response.json(): the standard library, 3-4x slower."""
+    body = _parsed_once(response)
+    return {} if body is _NOT_JSON else body
 
 
 def check_json_bodies_with_orjson() -> None:
     """A class attribute of the CDK's, set for this process: the factory gives no way to choose the filter's class."""
     HttpResponseFilter._safe_response_json = staticmethod(json_body_or_empty)  # type: ignore[method-assign]
+
+
+class OncePerResponseJsonDecoder(JsonDecoder):
+    """The CDK's JsonDecoder (for the extractor and the paginator) on the body parsed once per response: the same
+    elements as the CDK's (a list's items; {} for an empty list; {} twice for null or no JSON; else the body)."""
+
+    def __init__(self, parameters: Optional[Mapping[str, Any]] = None) -> None:  # the factory passes none
+        super().__init__(parameters or {})
+
+    def decode(self, response: requests.Response) -> Generator[MutableMapping[str, Any], None, None]:
+        body = _parsed_once(response)
+        if body is None or body is _NOT_JSON:
+            yield from ({}, {})
+        elif isinstance(body, list):
+            yield from body or [{}]
+        else:
+            yield body

@@ -40,6 +40,9 @@ class SourceChartmogul(YamlDeclarativeSource):
         for extractor in (manifest["definitions"]["record_selector"]["extractor"],
                           manifest["definitions"]["metric_stream"]["retriever"]["record_selector"]["extractor"]):
             extractor.update(type="CustomRecordExtractor", class_name="source_chartmogul.components.TopLevelKeyExtractor")
+        for shape in ("list_stream", "metric_stream", "one_response_stream"):  # every stream's retriever is one of these
+            manifest["definitions"][shape]["retriever"]["decoder"] = {
+                "type": "CustomDecoder", "class_name": "source_chartmogul.components.OncePerResponseJsonDecoder"}
         return manifest
 
     def streams(self, config: Mapping[str, Any]) -> List[AbstractStream]:  # type: ignore[override]

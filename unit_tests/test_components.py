@@ -8,13 +8,19 @@ from typing import Any
 import pytest
 import requests
 import yaml
+from airbyte_cdk.sources.declarative.decoders.json_decoder import JsonDecoder
 from airbyte_cdk.sources.declarative.extractors.dpath_extractor import DpathExtractor
 from airbyte_cdk.sources.declarative.extractors.record_filter import RecordFilter
 from airbyte_cdk.sources.declarative.requesters.error_handlers.http_response_filter import HttpResponseFilter
 from airbyte_cdk.sources.types import StreamSlice
 
 from source_chartmogul import SourceChartmogul
-from source_chartmogul.components import ActivityWindowFilter, TopLevelKeyExtractor, json_body_or_empty
+from source_chartmogul.components import (
+    ActivityWindowFilter,
+    OncePerResponseJsonDecoder,
+    TopLevelKeyExtractor,
+    json_body_or_empty,
+)
 from source_chartmogul.source import MANIFEST_PATH
 from unit_tests.test_stream_requests import recorded_text
 
@@ -104,3 +110,35 @@ def test_the_error_handlers_body_check_sees_what_the_cdks_sees(body: bytes) -> N
 def test_the_installed_connector_checks_bodies_with_the_python_equivalent() -> None:
     SourceChartmogul(config={"api_key": "k" * 20, "start_date": "2019-01-01T00:00:00Z"})
     assert HttpResponseFilter._safe_response_json is json_body_or_empty
+
+
+@pytest.mark.parametrize("body", [
+    recorded_text("activities__1").encode(),
+    b'{"entries": [], "has_more": false, "cursor": null}',
+    b'[{"uuid": "a"}, {"uuid": "b"}]',          # a list: its items
+    b"[]",                                      # an empty list, null and no JSON at all: {}
+    b"null",
+    b"<html><body>Down for maintenance</body></html>",
+    b"",
+    b"0",                                       # falsy JSON: itself
+    b"false",
+    b'{"amount_in_cents": NaN}',
+])
+def test_the_once_per_response_decoder_yields_what_the_cdks_json_decoder_yields(body: bytes) -> None:
+    cdk = list(JsonDecoder(parameters={}).decode(response_with(body)))
+    ours = list(OncePerResponseJsonDecoder().decode(response_with(body)))
+    assert json.dumps(ours) == json.dumps(cdk)
+
+
+def test_the_installed_connector_parses_each_page_once_for_the_body_check_the_extractor_and_the_paginator() -> None:
+    resolved = SourceChartmogul(config={"api_key": "k" * 20, "start_date": "2019-01-01T00:00:00Z"}).resolved_manifest
+    decoders = {name: stream["retriever"].get("decoder") for name, stream in resolved["definitions"]["streams"].items()}
+    assert len(decoders) == 17
+    assert set(map(json.dumps, decoders.values())) == {json.dumps(
+        {"type": "CustomDecoder", "class_name": "source_chartmogul.components.OncePerResponseJsonDecoder"})}
+    assert "decoder" not in yaml.safe_load(MANIFEST_PATH.read_text())["definitions"]["list_stream"]["retriever"]
+
+    response = response_with(recorded_text("activities__1").encode())
+    body = json_body_or_empty(response)
+    response._content = b"{}"  # a second parse would now see another body
+    assert list(OncePerResponseJsonDecoder().decode(response)) == [body] and body["entries"]
