@@ -14,9 +14,11 @@ emulator's ground truth, requests per endpoint, 429s and 503s served, peak reque
 Results go to bench-results/results-<mode>.json and bench-results/summary.md (with --quick: *-quick.*). Exit status 1
 when a sync failed or delivered a wrong record count; unmet targets are reported, not failures.
 
-The official connector needs Python 3.10 (its airbyte-cdk 0.90 does not import on 3.11): it is installed once into
-.cache/official-venv, and its manifest, which hard-codes https://api.chartmogul.com, is pointed at the emulator
-before each run from a pristine copy (restored at the end).
+This connector is installed as users get it (`pip install .`, without the test and demo dependencies) into
+.cache/bench-venv, from the working tree, at the start of every bench. The official connector needs Python 3.10 (its
+airbyte-cdk 0.90 does not import on 3.11): it is installed once into .cache/official-venv, and its manifest, which
+hard-codes https://api.chartmogul.com, is pointed at the emulator before each run from a pristine copy (restored at
+the end).
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the emulator package lives in the repository, not in the connector's package
 
 RESULTS_DIR = ROOT / "bench-results"
-OUR_CONNECTOR = Path(sys.executable).parent / "source-chartmogul"
+OUR_VENV = ROOT / ".cache" / "bench-venv"  # this connector as users install it
 OFFICIAL_PACKAGE = "airbyte-source-chartmogul==1.0.13"
 OFFICIAL_VENV = ROOT / ".cache" / "official-venv"  # .cache/ is gitignored
 OFFICIAL_HOST_LINE = "url_base: https://api.chartmogul.com"
@@ -233,7 +235,7 @@ def our_connector(base_url: str, mode: Mode, concurrency: int | None) -> Connect
         config["concurrency_level"] = concurrency
     entries = json.loads((ROOT / "integration_tests" / "configured_catalog.json").read_text())["streams"]
     catalog = {"streams": [entry for entry in entries if entry["stream"]["name"] in OUR_STREAMS]}
-    return Connector("ours", [str(OUR_CONNECTOR)], OUR_STREAMS, config, catalog)
+    return Connector("ours", [str(OUR_VENV / "bin" / "source-chartmogul")], OUR_STREAMS, config, catalog)
 
 
 def official_connector(venv: Path) -> Connector:
@@ -269,6 +271,27 @@ def official_manifest(venv: Path) -> Path:
     return Path(found[0])
 
 
+def run_steps(steps: list[list[str]]) -> None:
+    """Run each installation step in turn; the first that fails stops the bench with its last line of output."""
+    for step in steps:
+        result = subprocess.run(step, capture_output=True, text=True)
+        if result.returncode != 0:
+            lines = (result.stderr or result.stdout).strip().splitlines()
+            raise BenchError(f"{' '.join(step[:3])} ... failed: {lines[-1] if lines else result.returncode}")
+
+
+def install_ours() -> None:
+    """This connector as users get it (`pip install .`, as the Docker image): not the editable install of `make`, whose
+    test and demo dependencies (PyAirbyte's boto3, pyOpenSSL) the CDK would import at start-up. Reinstalled every
+    bench, from the working tree; the virtualenv and its dependencies are kept."""
+    print(f"installing this connector into {OUR_VENV.relative_to(ROOT)} ...", flush=True)
+    steps = [[str(OUR_VENV / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+              str(ROOT)]]
+    if not (OUR_VENV / "bin" / "python").exists():
+        steps.insert(0, [sys.executable, "-m", "venv", str(OUR_VENV)])
+    run_steps(steps)
+
+
 def ensure_official_venv(python310: str | None) -> Path:
     """The official connector's virtualenv, created and installed once, then reused."""
     marker = OFFICIAL_VENV / ".bench-installed"
@@ -281,13 +304,9 @@ def ensure_official_venv(python310: str | None) -> Path:
     print(f"installing {OFFICIAL_PACKAGE} into {OFFICIAL_VENV.relative_to(ROOT)} with {interpreter} (once) ...",
           flush=True)
     shutil.rmtree(OFFICIAL_VENV, ignore_errors=True)
-    for step in ([interpreter, "-m", "venv", str(OFFICIAL_VENV)],
-                 [str(OFFICIAL_VENV / "bin" / "python"), "-m", "pip", "install", "--quiet",
-                  "--disable-pip-version-check", OFFICIAL_PACKAGE]):
-        result = subprocess.run(step, capture_output=True, text=True)
-        if result.returncode != 0:
-            lines = (result.stderr or result.stdout).strip().splitlines()
-            raise BenchError(f"{' '.join(step[:3])} ... failed: {lines[-1] if lines else result.returncode}")
+    run_steps([[interpreter, "-m", "venv", str(OFFICIAL_VENV)],
+               [str(OFFICIAL_VENV / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                OFFICIAL_PACKAGE]])
     manifest = official_manifest(OFFICIAL_VENV)
     shutil.copyfile(manifest, manifest.with_name("manifest.yaml.pristine"))
     marker.write_text(OFFICIAL_PACKAGE + "\n")
@@ -719,6 +738,7 @@ def main(argv: list[str] | None = None) -> int:
     official_venv = None
     results = []
     try:
+        install_ours()
         if any(mode.with_official for mode in modes) and args.official_runs != 0:
             try:
                 official_venv = ensure_official_venv(args.python310)
