@@ -1,7 +1,7 @@
-"""Python equivalents of manifest rules that run for every record, used by the installed connector only.
+"""Python equivalents of manifest rules that run for every record or page, used by the installed connector only.
 
 The manifest states each rule declaratively, so that it imports into the Connector Builder on its own. What runs for
-every record is most of what limits an activities sync on one core (profiled with py-spy, `make bench --mode cpu`):
+every record and page is most of what limits an activities sync on one core (py-spy, `make bench --mode cpu`):
 source.py swaps in these equivalents, and the tests hold both to the same records and states.
 """
 
