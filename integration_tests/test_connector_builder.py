@@ -7,12 +7,11 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-import yaml
 from airbyte_cdk.connector_builder.main import handle_request
 
 from chartmogul_emulator import Emulator
 from integration_tests.connector_cli import STREAM_NAMES, STREAMS
-from source_chartmogul.source import MANIFEST_PATH
+from source_chartmogul.source import written_manifest
 
 KEY = "sk_builder_71c9e04d2a"
 
@@ -28,7 +27,7 @@ def builder_request(command: str, emulator: Emulator, tmp_path: Path, stream: st
     config = {
         "api_key": KEY, "start_date": "2019-01-01T00:00:00Z", "end_date": "2025-12-31T23:59:59Z", "base_url": emulator.url,
         "__command": command,
-        "__injected_declarative_manifest": yaml.safe_load(MANIFEST_PATH.read_text()),
+        "__injected_declarative_manifest": written_manifest(),
         "__test_read_config": {"max_records": 50, "max_pages_per_slice": 2, "max_slices": 3},
     }
     (tmp_path / "config.json").write_text(json.dumps(config))

@@ -9,14 +9,13 @@ from typing import Any
 import pytest
 
 from chartmogul_emulator import Emulator
-import yaml
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.declarative.concurrent_declarative_source import ConcurrentDeclarativeSource
 from airbyte_cdk.test.catalog_builder import CatalogBuilder
 from airbyte_cdk.test.entrypoint_wrapper import read
 
 from integration_tests.connector_cli import STREAM_NAMES, as_multiset, ground_truth, run_connector
-from source_chartmogul.source import MANIFEST_PATH, SourceChartmogul
+from source_chartmogul.source import SourceChartmogul, written_manifest
 
 KEY = "sk_incremental_8e2d5a17c4"
 CONFIG = {"api_key": KEY, "start_date": "2019-01-01T00:00:00Z", "end_date": "2025-12-31T23:59:59Z"}
@@ -54,7 +53,7 @@ ACTIVITIES_INCREMENTAL = CatalogBuilder().with_stream("activities", SyncMode.inc
 
 def manifest_alone(config: dict[str, Any]) -> ConcurrentDeclarativeSource:
     """The manifest file as the Connector Builder and source-declarative-manifest run it: without components.py."""
-    return ConcurrentDeclarativeSource(source_config=yaml.safe_load(MANIFEST_PATH.read_text()), config=config, catalog=ACTIVITIES_INCREMENTAL)
+    return ConcurrentDeclarativeSource(source_config=written_manifest(), config=config, catalog=ACTIVITIES_INCREMENTAL)
 
 
 def test_the_manifest_alone_reads_activities_exactly_too(chartmogul_emulator_factory: Any) -> None:

@@ -271,8 +271,13 @@ def official_manifest(venv: Path) -> Path:
     return Path(found[0])
 
 
-def run_steps(steps: list[list[str]]) -> None:
-    """Run each installation step in turn; the first that fails stops the bench with its last line of output."""
+def install_into(venv: Path, requirement: str, interpreter: str = sys.executable) -> None:
+    """pip install `requirement` into `venv`, created with `interpreter` first if it does not exist. A step that
+    fails stops the bench with its last line of output."""
+    steps = [[str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+              requirement]]
+    if not (venv / "bin" / "python").exists():
+        steps.insert(0, [interpreter, "-m", "venv", str(venv)])
     for step in steps:
         result = subprocess.run(step, capture_output=True, text=True)
         if result.returncode != 0:
@@ -285,11 +290,7 @@ def install_ours() -> None:
     test and demo dependencies (PyAirbyte's boto3, pyOpenSSL) the CDK would import at start-up. Reinstalled every
     bench, from the working tree; the virtualenv and its dependencies are kept."""
     print(f"installing this connector into {OUR_VENV.relative_to(ROOT)} ...", flush=True)
-    steps = [[str(OUR_VENV / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-              str(ROOT)]]
-    if not (OUR_VENV / "bin" / "python").exists():
-        steps.insert(0, [sys.executable, "-m", "venv", str(OUR_VENV)])
-    run_steps(steps)
+    install_into(OUR_VENV, str(ROOT))
 
 
 def ensure_official_venv(python310: str | None) -> Path:
@@ -304,9 +305,7 @@ def ensure_official_venv(python310: str | None) -> Path:
     print(f"installing {OFFICIAL_PACKAGE} into {OFFICIAL_VENV.relative_to(ROOT)} with {interpreter} (once) ...",
           flush=True)
     shutil.rmtree(OFFICIAL_VENV, ignore_errors=True)
-    run_steps([[interpreter, "-m", "venv", str(OFFICIAL_VENV)],
-               [str(OFFICIAL_VENV / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                OFFICIAL_PACKAGE]])
+    install_into(OFFICIAL_VENV, OFFICIAL_PACKAGE, interpreter)
     manifest = official_manifest(OFFICIAL_VENV)
     shutil.copyfile(manifest, manifest.with_name("manifest.yaml.pristine"))
     marker.write_text(OFFICIAL_PACKAGE + "\n")

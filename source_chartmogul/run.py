@@ -29,10 +29,9 @@ from airbyte_cdk.models import (
 )
 from airbyte_cdk.utils.datetime_helpers import ab_datetime_now
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
-from airbyte_cdk.utils.yaml_loader import safe_load_yaml
 
 from source_chartmogul.config_check import config_problem
-from source_chartmogul.source import MANIFEST_PATH, SourceChartmogul
+from source_chartmogul.source import SourceChartmogul, written_manifest
 
 
 class ChartmogulEntrypoint(AirbyteEntrypoint):
@@ -116,7 +115,7 @@ def _read_problem(parsed: argparse.Namespace) -> Optional[str]:
 @functools.lru_cache(maxsize=1)
 def _manifest() -> Mapping[str, Any]:
     """The manifest as written (its stream names and spec), read once per command."""
-    return safe_load_yaml(MANIFEST_PATH.read_text())  # the CDK's loader: libyaml, 0.01 s rather than 0.13 s
+    return written_manifest()
 
 
 def _fail(message: str, internal_message: Optional[str] = None, stack_trace: Optional[str] = None) -> NoReturn:

@@ -9,10 +9,20 @@ from airbyte_cdk.models import AirbyteStateMessage, ConfiguredAirbyteCatalog
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
 from airbyte_cdk.sources.streams.concurrent.abstract_stream import AbstractStream
 from airbyte_cdk.sources.streams.concurrent.cursor import ConcurrentCursor
+from airbyte_cdk.utils.yaml_loader import safe_load_yaml
 
 from source_chartmogul.components import NewestRecordDateByWindow, check_json_bodies_with_orjson
 
 MANIFEST_PATH = Path(__file__).resolve().parent / "manifest.yaml"  # absolute: never a manifest.yaml in the CWD
+
+
+def written_manifest() -> Any:
+    """manifest.yaml as written, without the swaps below: what the Connector Builder imports."""
+    return safe_load_yaml(MANIFEST_PATH.read_text())  # the CDK's loader: libyaml, 0.01 s rather than 0.13 s
+
+
+def _ours(component_type: str, class_name: str) -> dict[str, str]:
+    return {"type": component_type, "class_name": f"source_chartmogul.components.{class_name}"}
 
 
 class SourceChartmogul(YamlDeclarativeSource):
@@ -33,16 +43,14 @@ class SourceChartmogul(YamlDeclarativeSource):
         manifest = super()._read_and_parse_yaml_file(path_to_yaml_file)
         selector = manifest["definitions"]["streams"]["activities"]["retriever"]["record_selector"]
         selector["record_filter"] = {
-            "type": "CustomRecordFilter",
-            "class_name": "source_chartmogul.components.ActivityWindowFilter",
+            **_ours("CustomRecordFilter", "ActivityWindowFilter"),
             "condition": selector["record_filter"]["condition"],  # the rule it implements, kept for the record
         }
         for extractor in (manifest["definitions"]["record_selector"]["extractor"],
                           manifest["definitions"]["metric_stream"]["retriever"]["record_selector"]["extractor"]):
-            extractor.update(type="CustomRecordExtractor", class_name="source_chartmogul.components.TopLevelKeyExtractor")
+            extractor.update(_ours("CustomRecordExtractor", "TopLevelKeyExtractor"))
         for shape in ("list_stream", "metric_stream", "one_response_stream"):  # every stream's retriever is one of these
-            manifest["definitions"][shape]["retriever"]["decoder"] = {
-                "type": "CustomDecoder", "class_name": "source_chartmogul.components.OncePerResponseJsonDecoder"}
+            manifest["definitions"][shape]["retriever"]["decoder"] = _ours("CustomDecoder", "OncePerResponseJsonDecoder")
         return manifest
 
     def streams(self, config: Mapping[str, Any]) -> List[AbstractStream]:  # type: ignore[override]

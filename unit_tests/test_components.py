@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 import requests
-import yaml
 from airbyte_cdk.sources.declarative.decoders.json_decoder import JsonDecoder
 from airbyte_cdk.sources.declarative.extractors.dpath_extractor import DpathExtractor
 from airbyte_cdk.sources.declarative.extractors.record_filter import RecordFilter
@@ -21,7 +20,7 @@ from source_chartmogul.components import (
     TopLevelKeyExtractor,
     json_body_or_empty,
 )
-from source_chartmogul.source import MANIFEST_PATH
+from source_chartmogul.source import written_manifest
 from unit_tests.test_stream_requests import recorded_text
 
 WINDOW = StreamSlice(partition={}, cursor_slice={"start_time": "2024-01-15T06:30:00Z", "end_time": "2024-02-15T06:29:59Z"})
@@ -31,12 +30,17 @@ DATES = [
 ]
 
 
+def installed_manifest() -> Any:
+    """The manifest as the installed connector resolves it, with components.py swapped in."""
+    return SourceChartmogul(config={"api_key": "k" * 20, "start_date": "2019-01-01T00:00:00Z"}).resolved_manifest
+
+
 def activities_record_filter(manifest: dict) -> dict:
     return manifest["definitions"]["streams"]["activities"]["retriever"]["record_selector"]["record_filter"]
 
 
 def manifest_condition() -> str:
-    return activities_record_filter(yaml.safe_load(MANIFEST_PATH.read_text()))["condition"]
+    return activities_record_filter(written_manifest())["condition"]
 
 
 def test_the_python_window_filter_keeps_what_the_manifests_jinja_filter_keeps() -> None:
@@ -50,10 +54,10 @@ def test_the_python_window_filter_keeps_what_the_manifests_jinja_filter_keeps() 
 
 
 def test_the_installed_connector_runs_the_python_filter_and_the_manifest_file_keeps_jinja() -> None:
-    resolved = SourceChartmogul(config={"api_key": "k" * 20, "start_date": "2019-01-01T00:00:00Z"}).resolved_manifest
+    resolved = installed_manifest()
     record_filter = activities_record_filter(resolved)
     assert (record_filter["type"], record_filter["class_name"]) == ("CustomRecordFilter", "source_chartmogul.components.ActivityWindowFilter")
-    assert activities_record_filter(yaml.safe_load(MANIFEST_PATH.read_text()))["type"] == "RecordFilter"
+    assert activities_record_filter(written_manifest())["type"] == "RecordFilter"
 
 
 def response_with(body: bytes) -> requests.Response:
@@ -79,13 +83,13 @@ def test_the_python_extractor_returns_what_the_manifests_dpath_extractor_returns
 
 
 def test_the_installed_connector_extracts_records_in_python_and_the_manifest_file_keeps_dpath() -> None:
-    resolved = SourceChartmogul(config={"api_key": "k" * 20, "start_date": "2019-01-01T00:00:00Z"}).resolved_manifest
+    resolved = installed_manifest()
     extractors = {name: stream["retriever"]["record_selector"]["extractor"] for name, stream in resolved["definitions"]["streams"].items()}
     assert extractors.pop("account") == {"type": "DpathExtractor", "field_path": []}  # the whole body: dpath walks nothing
     assert {(e["type"], e.get("class_name")) for e in extractors.values()} == {
         ("CustomRecordExtractor", "source_chartmogul.components.TopLevelKeyExtractor")}
     assert len(extractors) == 16
-    written = yaml.safe_load(MANIFEST_PATH.read_text())["definitions"]
+    written = written_manifest()["definitions"]
     assert written["record_selector"]["extractor"]["type"] == written["metric_stream"]["retriever"]["record_selector"]["extractor"]["type"] == "DpathExtractor"
 
 
@@ -108,7 +112,7 @@ def test_the_error_handlers_body_check_sees_what_the_cdks_sees(body: bytes) -> N
 
 
 def test_the_installed_connector_checks_bodies_with_the_python_equivalent() -> None:
-    SourceChartmogul(config={"api_key": "k" * 20, "start_date": "2019-01-01T00:00:00Z"})
+    installed_manifest()
     assert HttpResponseFilter._safe_response_json is json_body_or_empty
 
 
@@ -131,12 +135,12 @@ def test_the_once_per_response_decoder_yields_what_the_cdks_json_decoder_yields(
 
 
 def test_the_installed_connector_parses_each_page_once_for_the_body_check_the_extractor_and_the_paginator() -> None:
-    resolved = SourceChartmogul(config={"api_key": "k" * 20, "start_date": "2019-01-01T00:00:00Z"}).resolved_manifest
+    resolved = installed_manifest()
     decoders = {name: stream["retriever"].get("decoder") for name, stream in resolved["definitions"]["streams"].items()}
     assert len(decoders) == 17
     assert set(map(json.dumps, decoders.values())) == {json.dumps(
         {"type": "CustomDecoder", "class_name": "source_chartmogul.components.OncePerResponseJsonDecoder"})}
-    assert "decoder" not in yaml.safe_load(MANIFEST_PATH.read_text())["definitions"]["list_stream"]["retriever"]
+    assert "decoder" not in written_manifest()["definitions"]["list_stream"]["retriever"]
 
     response = response_with(recorded_text("activities__1").encode())
     body = json_body_or_empty(response)

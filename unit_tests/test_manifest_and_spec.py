@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from airbyte_cdk.sources.declarative.concurrent_declarative_source import ConcurrentDeclarativeSource
 
 from source_chartmogul import SourceChartmogul
-from source_chartmogul.source import MANIFEST_PATH
+from source_chartmogul.source import written_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMAS_DIR = ROOT / "source_chartmogul" / "schemas"
@@ -23,10 +22,6 @@ STREAMS = [
     "customer_notes", "opportunities", "tasks", "customer_subscriptions",
 ]
 VALID = {"api_key": "sk_spec_5b1e0c7d93a24f68", "start_date": "2017-01-25T06:30:00Z"}
-
-
-def manifest() -> dict[str, Any]:
-    return yaml.safe_load(MANIFEST_PATH.read_text())
 
 
 def walk(node: Any):
@@ -48,19 +43,19 @@ def test_manifest_builds_and_discovers_every_stream_with_the_sample_config() -> 
 
 def test_manifest_alone_builds_as_the_builder_and_source_declarative_manifest_load_it() -> None:
     """No Python package on the path: what an import into the Connector Builder gets."""
-    source = ConcurrentDeclarativeSource(source_config=manifest(), config=VALID)
+    source = ConcurrentDeclarativeSource(source_config=written_manifest(), config=VALID)
     assert [stream.name for stream in source.discover(logger=None, config=VALID).streams] == STREAMS  # type: ignore[arg-type]
 
 
 def test_manifest_uses_no_deprecated_or_package_bound_component() -> None:
-    nodes = list(walk(manifest()))
+    nodes = list(walk(written_manifest()))
     assert not [n for n in nodes if n.get("type") == "JsonFileSchemaLoader"]
     assert not [n for n in nodes if n.get("type") == "HttpRequester" and ({"url_base", "path"} & n.keys())]
     assert not [n for n in nodes if str(n.get("type", "")).startswith("Custom")]
 
 
 def test_every_stream_reads_its_schema_inline_from_the_schemas_section() -> None:
-    streams = manifest()["definitions"]["streams"]
+    streams = written_manifest()["definitions"]["streams"]
     assert {name: s["schema_loader"] for name, s in streams.items()} == {
         name: {"type": "InlineSchemaLoader", "schema": {"$ref": f"#/schemas/{name}"}} for name in STREAMS
     }
@@ -68,11 +63,11 @@ def test_every_stream_reads_its_schema_inline_from_the_schemas_section() -> None
 
 def test_inline_schemas_are_identical_to_the_schema_files() -> None:
     files = {path.stem: json.loads(path.read_text()) for path in SCHEMAS_DIR.glob("*.json")}
-    assert manifest()["schemas"] == files, "run `make schemas` after editing source_chartmogul/schemas/*.json"
+    assert written_manifest()["schemas"] == files, "run `make schemas` after editing source_chartmogul/schemas/*.json"
 
 
 def test_spec_marks_the_key_secret_and_requires_key_and_start_date() -> None:
-    spec = manifest()["spec"]["connection_specification"]
+    spec = written_manifest()["spec"]["connection_specification"]
     assert spec["required"] == ["api_key", "start_date"]
     assert spec["properties"]["api_key"]["airbyte_secret"] is True
     assert list(spec["properties"]) == ["api_key", "start_date", "end_date", "interval", "lookback_window_days", "concurrency_level", "max_requests_per_second", "base_url"]
