@@ -1,4 +1,4 @@
-"""The emulator's wire format matches the real recordings in /work/shared/fixtures/chartmogul/.
+"""The emulator's wire format matches the real recordings carried in unit_tests/resource/chartmogul/.
 
 For every endpoint the emulator serves that has recordings, and for every request shape recorded (first
 page without ``cursor``, page requested with ``cursor``, legacy ``page=``), the emulator's envelope keys
@@ -19,10 +19,9 @@ import pytest
 
 from chartmogul_emulator import Emulator
 from chartmogul_emulator.api import Api
+from unit_tests.recorded_bodies import recorded, sources_table
 
 from .client import Client
-
-FIXTURES = Path("/work/shared/fixtures/chartmogul")
 
 # Record kinds: endpoints whose records share one shape (list, search and retrieve of the same object).
 KINDS = {
@@ -104,7 +103,7 @@ def load_recordings() -> list[dict[str, Any]]:
     """200 JSON GET recordings with their template, request shape, body and age."""
     api = route_table()
     rows = []
-    for line in (FIXTURES / "SOURCES.md").read_text().splitlines():
+    for line in sources_table().splitlines():
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
         if len(cells) < 9 or not cells[0].startswith("`") or not cells[2].startswith("`GET "):
             continue
@@ -115,10 +114,10 @@ def load_recordings() -> list[dict[str, Any]]:
         resolved = api.resolve(url.path)
         if resolved is None:
             continue  # an endpoint the emulator does not serve (activities export, notes legacy path)
-        recorded = parsedate_to_datetime(cells[7]).timestamp() if cells[7] else 0.0
+        recorded_at = parsedate_to_datetime(cells[7]).timestamp() if cells[7] else 0.0
         rows.append({"file": name, "template": resolved[0].template,
                      "params": {k: v[-1] for k, v in parse_qs(url.query).items()},
-                     "body": json.loads((FIXTURES / name).read_text()), "recorded": recorded})
+                     "body": recorded(name.removesuffix(".json")), "recorded": recorded_at})
     return rows
 
 

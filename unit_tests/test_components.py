@@ -21,7 +21,7 @@ from source_chartmogul.components import (
     json_body_or_empty,
 )
 from source_chartmogul.source import written_manifest
-from unit_tests.test_stream_requests import recorded_text
+from unit_tests.recorded_bodies import recorded_text
 
 WINDOW = StreamSlice(partition={}, cursor_slice={"start_time": "2024-01-15T06:30:00Z", "end_time": "2024-02-15T06:29:59Z"})
 DATES = [

@@ -65,3 +65,47 @@ def test_pip_install_in_a_fresh_virtualenv_gives_a_working_console_script(tmp_pa
     assert [sorted(s["connectionSpecification"]["properties"]) for s in specs] == [
         ["api_key", "base_url", "concurrency_level", "end_date", "interval", "lookback_window_days", "max_requests_per_second", "start_date"]
     ]
+
+
+def _project_files() -> list[str]:
+    """What a clone holds: the files git tracks, and the new ones it does not ignore (as in the working tree)."""
+    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                            capture_output=True, text=True, check=True).stdout.splitlines()
+    return [name for name in listed if (ROOT / name).is_file()]
+
+
+# A path out of the repository: the shared folder beside it (its recorded bodies, its reference notes), or this
+# machine's work folder ([k] keeps this line from matching itself).
+OUTSIDE_PATH = re.compile(r"\.\./shared|shared/(fixtures|reference)|/wor[k]/|parent\s*/\s*\"shared\"")
+PARENTS_INDEX = re.compile(r"parents\[(\d+)\]")
+
+
+def test_no_file_of_the_project_refers_to_anything_outside_the_repository() -> None:
+    offenders = []
+    for name in _project_files():
+        try:
+            text = (ROOT / name).read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue
+        depth = len(Path(name).parts) - 1  # Path(__file__).parents[depth] is the repository's root
+        if OUTSIDE_PATH.search(text) or any(int(index) > depth for index in PARENTS_INDEX.findall(text)):
+            offenders.append(name)
+        for link in re.findall(r"\]\(([^)#\s]+)", text) if name.endswith(".md") else []:
+            if not link.startswith(("http://", "https://", "mailto:")) and not (ROOT / name).parent.joinpath(link).resolve().is_relative_to(ROOT):
+                offenders.append(f"{name} -> {link}")
+    assert not offenders, f"these refer to files outside the repository: {offenders}"
+
+
+def test_the_suites_that_read_recorded_bodies_pass_in_a_copy_of_the_project_with_nothing_beside_it(tmp_path: Path) -> None:
+    """As a clone into an empty folder: the project's files alone, no folder of recorded bodies beside them."""
+    alone = tmp_path / "empty" / "source-chartmogul"
+    for name in _project_files():
+        (alone / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, alone / name)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "unit_tests/test_schemas_match_real_fixtures.py",
+         "unit_tests/test_stream_requests.py", "unit_tests/test_components.py", "emulator_tests/test_conformance.py"],
+        cwd=alone, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert re.search(r"^\d+ passed", result.stdout.splitlines()[-1]), result.stdout[-500:]

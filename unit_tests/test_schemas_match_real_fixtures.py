@@ -5,7 +5,6 @@ does not declare fails here, although the shipped schemas stay open (`additional
 """
 
 import json
-import os
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -14,11 +13,10 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft7Validator, FormatChecker
 
+from unit_tests.recorded_bodies import body_files, sources_table
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCHEMAS_DIR = REPO_ROOT / "source_chartmogul" / "schemas"
-DEFAULT_FIXTURES_DIR = REPO_ROOT.parent / "shared" / "fixtures" / "chartmogul"
-FIXTURES_DIR_ENV = "CHARTMOGUL_FIXTURES_DIR"
-NOT_FIXTURE_FILES = {"README.md", "SOURCES.md"}
 
 
 @dataclass(frozen=True)
@@ -146,19 +144,8 @@ class RecordedResponse:
 
 
 @pytest.fixture(scope="module")
-def fixtures_dir() -> Path:
-    path = Path(os.environ.get(FIXTURES_DIR_ENV) or DEFAULT_FIXTURES_DIR)
-    if not (path / "SOURCES.md").is_file():
-        pytest.fail(
-            f"ChartMogul fixtures folder not found at {path} (expected SOURCES.md there); "
-            f"set {FIXTURES_DIR_ENV} to the folder holding the recorded bodies"
-        )
-    return path
-
-
-@pytest.fixture(scope="module")
-def recorded_responses(fixtures_dir: Path) -> dict[str, RecordedResponse]:
-    rows = SOURCES_ROW.finditer((fixtures_dir / "SOURCES.md").read_text(encoding="utf-8"))
+def recorded_responses() -> dict[str, RecordedResponse]:
+    rows = SOURCES_ROW.finditer(sources_table())
     return {row["file"]: RecordedResponse(int(row["status"]), row["request"]) for row in rows}
 
 
@@ -166,9 +153,8 @@ def fixture_prefix(file: Path) -> str:
     return file.stem.rsplit("__", 1)[0]
 
 
-def fixture_files(fixtures_dir: Path) -> list[Path]:
-    files = [path for path in fixtures_dir.iterdir() if path.is_file() and path.name not in NOT_FIXTURE_FILES]
-    return sorted(files, key=lambda path: (fixture_prefix(path), int(path.stem.rsplit("__", 1)[1])))
+def fixture_files() -> list[Path]:
+    return sorted(body_files(), key=lambda path: (fixture_prefix(path), int(path.stem.rsplit("__", 1)[1])))
 
 
 def load_schema(stream: str) -> dict:
@@ -194,13 +180,13 @@ def strict_copy(node: dict) -> dict:
 
 
 def stream_records(
-    stream: str, fixtures_dir: Path, recorded_responses: dict[str, RecordedResponse]
+    stream: str, recorded_responses: dict[str, RecordedResponse]
 ) -> list[tuple[str, int, dict]]:
     """(fixture file name, index in that body, record as the connector would emit it) for every 200 body."""
     plan = STREAM_FIXTURES[stream]
     sources = {source.prefix: source for source in plan.sources}
     records = []
-    for file in fixture_files(fixtures_dir):
+    for file in fixture_files():
         source = sources.get(fixture_prefix(file))
         if source is None:
             continue
@@ -227,8 +213,8 @@ def json_path(path) -> str:
 
 
 @pytest.mark.parametrize("stream", sorted(STREAM_FIXTURES))
-def test_every_fixture_record_matches_the_strict_schema(stream, fixtures_dir, recorded_responses):
-    records = stream_records(stream, fixtures_dir, recorded_responses)
+def test_every_fixture_record_matches_the_strict_schema(stream, recorded_responses):
+    records = stream_records(stream, recorded_responses)
     assert records, f"{stream}: no fixture record found, the schema check would pass vacuously"
     validator = Draft7Validator(strict_copy(load_schema(stream)), format_checker=FORMAT_CHECKER)
     failures = [
@@ -239,10 +225,10 @@ def test_every_fixture_record_matches_the_strict_schema(stream, fixtures_dir, re
     assert not failures, f"{stream}: {len(failures)} schema violation(s):\n" + "\n".join(failures)
 
 
-def test_every_fixture_is_accounted_for(fixtures_dir, recorded_responses):
+def test_every_fixture_is_accounted_for(recorded_responses):
     stream_prefixes = {source.prefix for plan in STREAM_FIXTURES.values() for source in plan.sources}
     assert not stream_prefixes & NOT_A_STREAM.keys(), "a prefix is both read by a stream and listed as not-a-stream"
-    files = fixture_files(fixtures_dir)
+    files = fixture_files()
     unaccounted = sorted(
         file.name for file in files if fixture_prefix(file) not in stream_prefixes | NOT_A_STREAM.keys()
     )

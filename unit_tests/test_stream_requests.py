@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -16,6 +15,7 @@ from airbyte_cdk.test.mock_http import HttpMocker, HttpRequest, HttpResponse
 from airbyte_cdk.test.state_builder import StateBuilder
 
 from source_chartmogul import SourceChartmogul
+from unit_tests.recorded_bodies import recorded, recorded_text
 
 API = "https://api.chartmogul.com/v1"
 API_KEY = "sk_unit_7f3c2a9e41d84b6c"
@@ -183,21 +183,7 @@ def test_a_stream_not_selected_costs_no_request() -> None:
     assert [record.record.stream for record in output.records] == ["account"]
 
 
-# ---------------------------------------------------------------- real recorded bodies (see shared/fixtures/chartmogul)
-# The shared folder sits beside the repository, as in test_schemas_match_real_fixtures.py; the variable overrides it.
-DEFAULT_FIXTURES_DIR = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "chartmogul"
-FIXTURES_DIR = Path(os.environ.get("CHARTMOGUL_FIXTURES_DIR") or DEFAULT_FIXTURES_DIR)
-
-
-def recorded_text(name: str) -> str:
-    path = FIXTURES_DIR / f"{name}.json"
-    if not path.is_file():
-        pytest.fail(f"recorded body {path} not found; set CHARTMOGUL_FIXTURES_DIR to the folder holding the bodies")
-    return path.read_text(encoding="utf-8")
-
-
-def recorded(name: str) -> dict[str, Any]:
-    return json.loads(recorded_text(name))
+# ---------------------------------------------------------------- real recorded bodies (unit_tests/resource/chartmogul)
 
 
 def recorded_response(name: str, **envelope: Any) -> HttpResponse:
