@@ -23,6 +23,15 @@ Storage choices (they matter at 1,000,000 activities):
   bisect plus a subtraction (see ``metrics.py``);
 * per-customer views (customer activities, subscription events of one customer) use a CSR index.
 
+What the 2026 parameters reveal (reference §10): a share of invoices, of their one-time line items and of the
+subscription events are disabled (listed only with ``with_disabled=true``, which also adds ``disabled``,
+``disabled_at``, ``disabled_by`` to every record), a share of invoices are invalid (non-empty ``errors``; listed
+only with ``validation_type=invalid`` or ``all``), a share were edited (``edit_history_summary``, only with
+``include_edit_histories=true``; its keys are the emulator's own: no recording shows one). These states are drawn
+from hashes, not from the seeded generator, so the rest of the account is what it was before they existed. Disabled
+records still count in the metrics (a simplification). Each customer belongs to one metrics segment: the country of
+its address, its currency and the plan of its first subscription (``geo``, ``filters``, ``plans``).
+
 Timestamps are integer UTC epoch seconds (milliseconds for ``created_at`` style fields) and are
 formatted per resource exactly as the real API does (see ``format_*`` below).
 """
@@ -35,7 +44,7 @@ import random
 import time
 from array import array
 from bisect import bisect_right
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import accumulate
 from typing import Any, Sequence
 
@@ -101,6 +110,23 @@ def derived_uuid(seed: int, *parts: object) -> str:
     """A stable UUID-shaped string from a hash of (seed, parts): independent of generation order."""
     digest = hashlib.blake2b(repr((seed,) + parts).encode(), digest_size=16).hexdigest()
     return f"{digest[:8]}-{digest[8:12]}-4{digest[13:16]}-{digest[16:20]}-{digest[20:]}"
+
+
+def share(seed: int, percent: int, *parts: object) -> bool:
+    """True for about ``percent`` % of the ``parts`` given: a stable draw that leaves the seeded generator alone."""
+    digest = hashlib.blake2b(repr((seed, "share") + parts).encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big") % 100 < percent
+
+
+# The account settings ``GET /v1/account`` adds for each ``include`` value (reference §7.2: shapes str, bool, obj).
+ACCOUNT_SETTINGS = {
+    "churn_recognition": "immediately",
+    "churn_when_zero_mrr": True,
+    "auto_churn_subscription": False,
+    "refund_handling": "refunds_reduce_mrr",
+    "proximate_movement_reclassification": "enabled",
+}
+STAFF = ("ana@example.com", "keith@example.com")
 
 
 # --------------------------------------------------------------------------- records kept compactly
@@ -184,6 +210,10 @@ class Invoice:
     one_time_item: bool
     transactions: int  # 0: none, 1: payment, 2: payment + refund
     created_ms: int
+    disabled_ms: int | None = None  # when it was disabled; None: enabled
+    one_time_item_disabled: bool = False
+    invalid: bool = False
+    edits: int = 0
 
 
 @dataclass(frozen=True)
@@ -467,6 +497,11 @@ class Account:
                                   has_due_date=rng.random() < 0.7, one_time_item=rng.random() < 0.2,
                                   transactions=rng.choice((0, 1, 1, 1, 2)),
                                   created_ms=date_ms + rng.randint(0, 3 * DAY * 1000)))
+        drafts = [replace(v, disabled_ms=v.created_ms + 5 * DAY * 1000 if share(self.seed, 6, "inv-off", v.uuid) else None,
+                          one_time_item_disabled=v.one_time_item and share(self.seed, 25, "li-off", v.uuid),
+                          invalid=share(self.seed, 5, "inv-invalid", v.uuid),
+                          edits=1 + int(v.uuid[4], 16) % 3 if share(self.seed, 15, "inv-edit", v.uuid) else 0)
+                  for v in drafts]
         self.invoices = sorted(drafts, key=lambda v: (-v.created_ms, v.uuid))
 
     def _build_crm(self) -> None:
@@ -675,6 +710,13 @@ class Account:
             "tax_amount_in_cents": None if cancelled else 0, "retracted_event_id": None,
         }
 
+    def subscription_event_view(self, rank: int, with_disabled: bool) -> dict[str, Any]:
+        """The event as listed: ``with_disabled=true`` marks every event ``disabled`` true or false."""
+        record = self.subscription_event_record(rank)
+        if with_disabled:
+            record["disabled"] = self.event_disabled(rank)
+        return record
+
     def data_source_record(self, index: int, params: dict[str, str]) -> dict[str, Any]:
         ds = self.data_sources[index]
         record: dict[str, Any] = {"uuid": ds.uuid, "name": ds.name, "system": ds.system,
@@ -726,15 +768,25 @@ class Account:
                 "plan_uuid": plan.uuid,
                 "data_source_uuid": self.data_sources[self.customers[s.customer].data_sources[0]].uuid}
 
-    def invoice_record(self, index: int, with_customer: bool = True) -> dict[str, Any]:
-        """The invoice's wire record (pre-rendered like customers; do not mutate). The per-customer
-        import list omits ``customer_uuid``, as recorded."""
-        cached = self.invoice_records[index]
+    def invoice_record(self, index: int, with_customer: bool = True, with_disabled: bool = False,
+                       with_edit_history: bool = False) -> dict[str, Any]:
+        """The invoice's wire record. The default view is pre-rendered like customers (do not mutate it); the
+        per-customer import list omits ``customer_uuid``, as recorded. ``with_disabled`` adds the disabled line
+        items and the ``disabled*`` fields, ``with_edit_history`` the ``edit_history_summary``."""
+        if with_disabled or with_edit_history:
+            record = self._render_invoice(index, with_disabled, with_edit_history)
+        else:
+            record = self.invoice_records[index]
         if with_customer:
-            return cached
-        return {key: value for key, value in cached.items() if key != "customer_uuid"}
+            return record
+        return {key: value for key, value in record.items() if key != "customer_uuid"}
 
-    def _render_invoice(self, index: int) -> dict[str, Any]:
+    def _disabled_fields(self, disabled_ms: int | None, key: str) -> dict[str, Any]:
+        return {"disabled": disabled_ms is not None,
+                "disabled_at": format_millis(disabled_ms) if disabled_ms is not None else None,
+                "disabled_by": STAFF[int(key[-1], 16) % len(STAFF)] if disabled_ms is not None else None}
+
+    def _render_invoice(self, index: int, with_disabled: bool = False, with_edit_history: bool = False) -> dict[str, Any]:
         v = self.invoices[index]
         s = self.subscriptions[v.subscription]
         plan = self.plans[s.plan]
@@ -751,13 +803,17 @@ class Account:
             "discount_code": "", "discount_amount_in_cents": 0, "tax_amount_in_cents": 0,
             "transaction_fees_in_cents": 0, "account_code": "", "transaction_fees_currency": None,
             "discount_description": None, "event_order": None, "balance_transfer": None}]
-        if v.one_time_item:
+        if v.one_time_item and (with_disabled or not v.one_time_item_disabled):
             items.append({"uuid": f"li_{self._uuid('li', v.uuid, 1)}", "external_id": None, "type": "one_time",
                           "description": "Setup fee ✓" if v.subscription % 2 else None, "amount_in_cents": 4500,
                           "quantity": 1, "discount_code": "", "discount_amount_in_cents": 0,
                           "tax_amount_in_cents": 0, "transaction_fees_in_cents": 0, "account_code": "",
                           "transaction_fees_currency": None, "discount_description": None, "event_order": None})
-        total = sum(item["amount_in_cents"] for item in items)
+        if with_disabled:
+            item_disabled_ms = [None, v.created_ms + DAY * 1000 if v.one_time_item_disabled else None]
+            for item, disabled_ms in zip(items, item_disabled_ms):
+                item.update(self._disabled_fields(disabled_ms, item["uuid"]))
+        total = amount + (4500 if v.one_time_item and not v.one_time_item_disabled else 0)  # what was paid: enabled items
         transactions = [{"uuid": f"tr_{self._uuid('tr', v.uuid, t)}", "external_id": None,
                          "type": ("payment", "refund")[t], "date": date, "result": "successful",
                          "amount_in_cents": total, "transaction_fees_in_cents": None,
@@ -766,9 +822,31 @@ class Account:
                                   "due_date": format_millis(v.date_ms + 7 * DAY * 1000) if v.has_due_date else None,
                                   "currency": code}
         record["customer_uuid"] = self.customers[v.customer].uuid
-        record.update({"errors": {}, "line_items": items, "transactions": transactions})
+        errors = {"due_date": ["must not be before the invoice date"]} if v.invalid else {}
+        record.update({"errors": errors, "line_items": items, "transactions": transactions})
+        if with_disabled:
+            record.update(self._disabled_fields(v.disabled_ms, v.uuid))
+        if with_edit_history:
+            record["edit_history_summary"] = {
+                "edit_count": v.edits, "latest_edit_at": format_millis(v.created_ms + v.edits * DAY * 1000),
+            } if v.edits else None
         return record
 
-    def account_record(self) -> dict[str, Any]:
-        return {"name": "Emulated Example Company", "currency": "EUR",
-                "time_zone": "Europe/Berlin", "week_start_on": "sunday"}
+    def account_record(self, include: Sequence[str] = ()) -> dict[str, Any]:
+        """The account; each setting named in ``include`` is added, in the order asked."""
+        record: dict[str, Any] = {"name": "Emulated Example Company", "currency": "EUR",
+                                  "time_zone": "Europe/Berlin", "week_start_on": "sunday"}
+        record.update({name: ACCOUNT_SETTINGS[name] for name in include if name in ACCOUNT_SETTINGS})
+        return record
+
+    # ------------------------------------------------------------------ states the 2026 parameters reveal
+
+    def event_disabled(self, rank: int) -> bool:
+        """Whether the subscription event of activity ``rank`` was disabled in ChartMogul."""
+        return share(self.seed, 4, "evt-off", rank)
+
+    def segment_of(self, customer: int) -> tuple[str | None, str, str | None]:
+        """(country code, currency, plan uuid) of a customer: what ``geo``, ``filters`` and ``plans`` select on."""
+        c = self.customers[customer]
+        plan = self.plans[self.subscriptions[c.subscriptions[0]].plan].uuid if c.subscriptions else None
+        return (c.place[0] if c.place else None), CURRENCIES[c.currency][0], plan

@@ -16,7 +16,12 @@ Choices where the recordings say nothing (all documented in the report):
   cursor is always the next page (``customer_subscriptions__6``).
 * CRM lists (contacts, notes, opportunities, tasks) ignore ``page`` (``contacts__5``: page=3 returned the
   first page with cursor keys).
-* Unknown query parameters are ignored.
+* Unknown query parameters are ignored; a boolean flag is on only when it is ``true``.
+* What a parameter reveals (reference §7.2, §7.3, §7.14, §7.15, §10): account settings only with ``include``
+  (only those named), data-source settings only with their ``with_*`` flags, disabled invoices, line items and
+  subscription events only with ``with_disabled=true``, invalid invoices only with ``validation_type=invalid``
+  (only them) or ``all``, ``edit_history_summary`` only with ``include_edit_histories=true``; ``geo``, ``plans``
+  and ``filters`` restrict the metric series (metrics.py).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import datetime as dt
 import json
 import math
 import re
+from array import array
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
@@ -213,10 +219,10 @@ class Api:
             a.customer_activity_record, lambda r: format_nanos(a.act_date[r] * 1000), a.activity_id,
             _int_key(a.activity_id(0), n_act))
         # newest first: rank r is activity n-1-r
-        self.subscription_events = b64_table(
-            lambda r: a.subscription_event_record(n_act - 1 - r),
+        self.subscription_events, self.subscription_events_with_disabled = (b64_table(
+            lambda r, flag=flag: a.subscription_event_view(n_act - 1 - r, flag),
             lambda r: format_nanos(a.act_date[n_act - 1 - r] * 1000),
-            lambda r: 370_000_000 + n_act - 1 - r, _int_key(370_000_000, n_act, descending=True))
+            lambda r: 370_000_000 + n_act - 1 - r, _int_key(370_000_000, n_act, descending=True)) for flag in (False, True))
         sub_rank = {f"sub_{s.uuid}": n_sub - 1 - i for i, s in enumerate(a.subscriptions)}
         self.import_subscriptions = b64_table(
             lambda r: a.import_subscription_record(n_sub - 1 - r),
@@ -229,11 +235,9 @@ class Api:
         self.plan_groups = b64_table(a.plan_group_record, lambda r: format_nanos(a.plan_groups[r].created_ms),
                                      lambda r: a.plan_groups[r].id, _rank_by_key(g.id for g in a.plan_groups).get)
         self.invoice_rank_by_uuid = _rank_by_key(v.uuid for v in a.invoices)
-        self.invoices = b64_table(a.invoice_record, lambda r: format_nanos(a.invoices[r].created_ms),
-                                  lambda r: a.invoices[r].uuid, self.invoice_rank_by_uuid.get)
-        self.customer_invoices = b64_table(lambda r: a.invoice_record(r, with_customer=False),
-                                           lambda r: format_nanos(a.invoices[r].created_ms),
-                                           lambda r: a.invoices[r].uuid, self.invoice_rank_by_uuid.get)
+        self.invoice_views: dict[tuple[bool, bool, bool], Table] = {}  # (with customer, disabled, edit history)
+        self.listed_invoices: dict[tuple[bool, str], list[int]] = {}  # (with_disabled, validation_type) -> ranks
+        self.enabled_events: Sequence[int] | None = None  # event ranks listed without with_disabled, once asked
         crm_records = {"contacts": a.contacts, "customer_notes": a.notes, "opportunities": a.opportunities,
                        "tasks": a.tasks}
         self.crm_records = crm_records
@@ -333,7 +337,7 @@ class Api:
         except ApiError as error:
             return error.status, error.body()
         except MetricsError as error:
-            return 400, {"code": 400, "message": str(error), "param": error.param}
+            return error.status, {"code": error.status, "message": str(error), "param": error.param}
 
     def list_records(self, path: str, params: dict[str, str] | None = None) -> list[dict[str, Any]]:
         """Every record a complete pagination of this request returns (metrics: the entries)."""
@@ -341,7 +345,7 @@ class Api:
         try:
             answer = self._answer(path, params)
         except MetricsError as error:
-            raise ApiError(400, str(error), error.param) from None
+            raise ApiError(error.status, str(error), error.param) from None
         if isinstance(answer, Listing):
             records = [answer.table.render(rank) for rank in answer.ranks]
         elif isinstance(answer.get("entries"), list):
@@ -438,8 +442,12 @@ class Api:
     def _ping(self, m, p) -> dict:
         return {"data": "pong!"}
 
+    @staticmethod
+    def _flag(p: dict[str, str], name: str) -> bool:
+        return p.get(name) == "true"
+
     def _account(self, m, p) -> dict:
-        return self.account.account_record()
+        return self.account.account_record([name for name in p.get("include", "").split(",") if name])
 
     def _data_sources(self, m, p) -> dict:
         a = self.account
@@ -464,7 +472,30 @@ class Api:
         return self.account.plan_group_record(self._find(self.plan_group_rank_by_uuid, m["uuid"], "plan_group", "plg_"))
 
     def _invoice(self, m, p) -> dict:
-        return self.account.invoice_record(self._find(self.invoice_rank_by_uuid, m["uuid"], "invoice", "inv_"))
+        return self._invoice_view(p, with_customer=True).render(
+            self._find(self.invoice_rank_by_uuid, m["uuid"], "invoice", "inv_"))
+
+    def _invoice_view(self, p: dict[str, str], with_customer: bool) -> Table:
+        """The invoices table rendering what ``p`` asks for (disabled line items and fields, edit histories)."""
+        key = (with_customer, self._flag(p, "with_disabled"), self._flag(p, "include_edit_histories"))
+        if key not in self.invoice_views:
+            a = self.account
+            self.invoice_views[key] = b64_table(
+                lambda r: a.invoice_record(r, *key), lambda r: format_nanos(a.invoices[r].created_ms),
+                lambda r: a.invoices[r].uuid, self.invoice_rank_by_uuid.get)
+        return self.invoice_views[key]
+
+    def _listed_invoices(self, p: dict[str, str]) -> list[int]:
+        """Ranks of the invoices a list shows: enabled ones unless with_disabled, valid ones unless validation_type."""
+        validation = p.get("validation_type") or "valid"
+        if validation not in ("valid", "invalid", "all"):
+            raise ApiError(400, 'Parameter "validation_type" is invalid', "validation_type")
+        key = (self._flag(p, "with_disabled"), validation)
+        if key not in self.listed_invoices:
+            self.listed_invoices[key] = [
+                r for r, v in enumerate(self.account.invoices)
+                if (key[0] or v.disabled_ms is None) and validation in ("all", "invalid" if v.invalid else "valid")]
+        return self.listed_invoices[key]
 
     def _crm_get(self, name: str, noun: str, prefix: str, uuid: str) -> dict:
         return self.crm[name].render(self._find(self.crm_rank_by_key[name], uuid, noun, prefix))
@@ -514,8 +545,9 @@ class Api:
 
     def _import_invoices_list(self, m, p) -> Listing:
         index = self._customer(m["uuid"])
-        return Listing(self.customer_invoices, self.invoices_by_customer.get(index, []), IMPORT_INVOICES,
-                       {"customer_uuid": m["uuid"]})
+        listed = set(self._listed_invoices(p))
+        ranks = [r for r in self.invoices_by_customer.get(index, []) if r in listed]
+        return Listing(self._invoice_view(p, with_customer=False), ranks, IMPORT_INVOICES, {"customer_uuid": m["uuid"]})
 
     def _activities_list(self, m, p) -> Listing:
         a = self.account
@@ -554,12 +586,12 @@ class Api:
         return Listing(self.plans, sorted(self.plan_rank_by_index[i] for i in group.plans), PLANS)
 
     def _invoices_list(self, m, p) -> Listing:
+        ranks: Sequence[int] = self._listed_invoices(p)
         if "customer_uuid" in p:
             index = self.account.customer_by_uuid.get(p["customer_uuid"])
-            ranks: Sequence[int] = self.invoices_by_customer.get(index, []) if index is not None else []
-        else:
-            ranks = range(len(self.account.invoices))
-        return Listing(self.invoices, ranks, INVOICES)
+            listed = set(ranks)
+            ranks = [r for r in self.invoices_by_customer.get(index, []) if r in listed] if index is not None else []
+        return Listing(self._invoice_view(p, with_customer=True), ranks, INVOICES)
 
     def _subscription_events_list(self, m, p) -> Listing:
         a = self.account
@@ -572,10 +604,20 @@ class Api:
             owners = [i for i in a.customers_by_external_id.get(p["customer_external_id"], ())
                       if a.customers[i].external_ids[0] == p["customer_external_id"]]
             customers = owners if customers is None else [i for i in customers if i in owners]
+        table = self.subscription_events_with_disabled if self._flag(p, "with_disabled") else self.subscription_events
+        with_disabled = self._flag(p, "with_disabled")  # disabled events are listed only when asked for
         if customers is None:
-            return Listing(self.subscription_events, range(n_act), SUBSCRIPTION_EVENTS)
-        ranks = sorted(n_act - 1 - r for c in customers for r in a.customer_activity_ranks(c))
-        return Listing(self.subscription_events, ranks, SUBSCRIPTION_EVENTS)
+            ranks: Sequence[int] = range(n_act) if with_disabled else self._enabled_events()
+        else:
+            ranks = sorted(n_act - 1 - r for c in customers for r in a.customer_activity_ranks(c)
+                           if with_disabled or not a.event_disabled(r))
+        return Listing(table, ranks, SUBSCRIPTION_EVENTS)
+
+    def _enabled_events(self) -> Sequence[int]:
+        if self.enabled_events is None:
+            n_act = self.account.activity_count
+            self.enabled_events = array("q", (r for r in range(n_act) if not self.account.event_disabled(n_act - 1 - r)))
+        return self.enabled_events
 
     def _crm_list(self, name: str, p: dict[str, str]) -> Listing:
         records = self.crm_records[name]

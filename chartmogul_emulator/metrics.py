@@ -22,6 +22,12 @@ Formulas (money in cents, rates in percent rounded to 2 decimals):
 * ``summary``: ``current`` = the last entry's value, ``previous`` = the entry before it (the same entry
   when there is only one), ``percentage-change`` between the two.
 
+Segments: ``geo`` (comma-separated country codes), ``plans`` (comma-separated plan names or uuids) and
+``filters`` (the ChartMogul Filter Language subset ``field~ANY~'a','b'``, clauses joined by `` AND ``, on the fields
+``currency``, ``country`` and ``plan``) each restrict the series to the customers of the segment (``segment_of`` in
+account.py); together they intersect. Any other filter is refused (400 when it is not that form, 422 for another
+field), as are a country code that is not two letters (400) and a plan the account does not have (422).
+
 Rates use the bucket as is (the real API normalises some of them to a month; not reproduced).
 Default ``interval`` when omitted (unconfirmed upstream): ``month`` for asp, ltv and the churn rates
 (2016 recordings show month-end points for those), ``day`` for the others.
@@ -31,7 +37,11 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import re
+from array import array
+from bisect import bisect_right
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any, Sequence
 
 from .account import CHURN, CONTRACTION, EXPANSION, NEW_BIZ, REACTIVATION, Account
@@ -51,11 +61,81 @@ MOVEMENT_KEYS = (("mrr-new-business", NEW_BIZ), ("mrr-expansion", EXPANSION), ("
 
 
 class MetricsError(ValueError):
-    """A bad request: rendered as a 400 ``{code, message, param}`` body."""
+    """A bad request: rendered as a ``{code, message, param}`` body (400 unless told)."""
 
-    def __init__(self, message: str, param: str) -> None:
+    def __init__(self, message: str, param: str, status: int = 400) -> None:
         super().__init__(message)
-        self.param = param
+        self.param, self.status = param, status
+
+
+FILTER_FIELDS = {"country": 0, "currency": 1, "plan": 2}  # positions in Account.segment_of
+FILTER_CLAUSE = re.compile(r"\s*(\w+)~ANY~((?:'[^']*'|[\w.-]+)(?:\s*,\s*(?:'[^']*'|[\w.-]+))*)\s*")
+FILTER_VALUE = re.compile(r"'([^']*)'|([\w.-]+)")
+COUNTRY_CODE = re.compile(r"[A-Z]{2}")
+
+
+@dataclass(frozen=True)
+class Series:
+    """Running sums over a date-ordered run of activities (the whole account's, or a segment's)."""
+    dates: Sequence[int]
+    cum_mrr: Sequence[int]
+    cum_active: Sequence[int]
+    cum_movement: Sequence[Sequence[int]]
+    cum_count: Sequence[Sequence[int]]
+
+    def up_to(self, ts: int) -> int:
+        """Number of activities dated at or before ``ts``."""
+        return bisect_right(self.dates, ts)
+
+
+def segment_series(account: Account, customers: frozenset[int]) -> Series:
+    """The running sums of the activities of ``customers`` only."""
+    a = account
+    ranks = [r for r in range(a.activity_count) if a.act_customer[r] in customers]
+    step = {NEW_BIZ: 1, REACTIVATION: 1, CHURN: -1}
+    kinds = range(len(a.cum_movement))
+    return Series(
+        dates=array("q", (a.act_date[r] for r in ranks)),
+        cum_mrr=array("q", accumulate(a.act_movement[r] for r in ranks)),
+        cum_active=array("q", accumulate(step.get(a.act_type[r], 0) for r in ranks)),
+        cum_movement=[array("q", accumulate(a.act_movement[r] if a.act_type[r] == kind else 0 for r in ranks))
+                      for kind in kinds],
+        cum_count=[array("q", accumulate(1 if a.act_type[r] == kind else 0 for r in ranks)) for kind in kinds])
+
+
+def segment_values(params: dict[str, str], account: Account) -> list[tuple[int, set[str]]]:
+    """The segment a metrics request asks for, as (position in ``segment_of``, accepted values) pairs."""
+    wanted: list[tuple[int, set[str]]] = []
+    if params.get("geo"):
+        codes = [code.strip() for code in params["geo"].split(",")]
+        if not all(COUNTRY_CODE.fullmatch(code) for code in codes):
+            raise MetricsError('Parameter "geo" is invalid', "geo")
+        wanted.append((FILTER_FIELDS["country"], set(codes)))
+    if params.get("plans"):
+        wanted.append((FILTER_FIELDS["plan"], _plan_uuids(params["plans"].split(","), account, "plans")))
+    if params.get("filters"):
+        for clause in params["filters"].split(" AND "):
+            match = FILTER_CLAUSE.fullmatch(clause)
+            if match is None:
+                raise MetricsError(f"Invalid filter expression: {clause.strip()!r}", "filters")
+            name = match.group(1)
+            if name not in FILTER_FIELDS:
+                raise MetricsError(f"Unknown filter field: {name!r}", "filters", 422)
+            values = [quoted or bare for quoted, bare in FILTER_VALUE.findall(match.group(2))]
+            position = FILTER_FIELDS[name]
+            wanted.append((position, _plan_uuids(values, account, "filters") if name == "plan" else set(values)))
+    return wanted
+
+
+def _plan_uuids(names: Sequence[str], account: Account, param: str) -> set[str]:
+    """Plan uuids of plan names or uuids; a plan the account does not have is refused."""
+    uuids = set()
+    for name in (n.strip() for n in names):
+        found = [p.uuid for p in account.plans if name in (p.uuid, p.name)]
+        if not found:
+            raise MetricsError(f'Plan "{name}" does not exist', param, 422)
+        uuids.update(found)
+    return uuids
 
 
 def _parse_day(params: dict[str, str], name: str) -> dt.date:
@@ -114,18 +194,33 @@ class MetricsEngine:
 
     def __init__(self, account: Account) -> None:
         self.account = account
+        self.whole = Series(account.act_date, account.cum_mrr, account.cum_active, account.cum_movement,
+                            account.cum_count)
+        self.segments: dict[frozenset[int], Series] = {}  # customers of a segment -> its series
+
+    def series(self, params: dict[str, str]) -> Series:
+        """The series the request's geo, plans and filters select: the whole account's without them."""
+        wanted = segment_values(params, self.account)
+        if not wanted:
+            return self.whole
+        a = self.account
+        customers = frozenset(c for c in range(len(a.customers))
+                              if all(a.segment_of(c)[position] in values for position, values in wanted))
+        if customers not in self.segments:
+            self.segments[customers] = segment_series(a, customers)
+        return self.segments[customers]
 
     @staticmethod
     def _state_after(count: int, series: Sequence[int]) -> int:
         """The running sum after the first ``count`` activities."""
         return series[count - 1] if count else 0
 
-    def figures(self, start: dt.date, end: dt.date, interval: str) -> list[BucketFigures]:
-        a = self.account
+    def figures(self, start: dt.date, end: dt.date, interval: str, a: Series | None = None) -> list[BucketFigures]:
+        a = a or self.whole
         result = []
         for first, last in buckets(start, end, interval):
-            before = a.activities_up_to(_epoch(first) - 1)
-            upto = a.activities_up_to(_epoch(last) + 86399)
+            before = a.up_to(_epoch(first) - 1)
+            upto = a.up_to(_epoch(last) + 86399)
             movements = {kind: self._state_after(upto, a.cum_movement[kind]) -
                          self._state_after(before, a.cum_movement[kind]) for _, kind in MOVEMENT_KEYS}
             result.append(BucketFigures(
@@ -162,7 +257,7 @@ class MetricsEngine:
         interval = params.get("interval") or ("month" if metric in MONTHLY_BY_DEFAULT else "day")
         if interval not in INTERVALS:
             raise MetricsError(f'Parameter "interval" must be one of {", ".join(INTERVALS)}', "interval")
-        figures = self.figures(start, end, interval)
+        figures = self.figures(start, end, interval, self.series(params))
         rows = [self.values(f) for f in figures]
         if metric == "all":
             return self._all(figures, rows)

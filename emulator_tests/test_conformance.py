@@ -219,6 +219,36 @@ def test_record_keys_and_types_are_among_recorded(emulator: Emulator, template: 
     assert len(checked) >= 2
 
 
+# What the 2026 read parameters add (reference §7.2, §10), which no recording shows, each with the type the reference
+# or ChartMogul's Python client gives it. edit_history_summary's content has no recorded shape: its keys are the
+# emulator's own. `errors` maps invoice fields to messages: its keys are field names, its values lists of text.
+FULL_READ = {
+    "/v1/account": {"include": "churn_recognition,churn_when_zero_mrr,auto_churn_subscription,refund_handling,"
+                               "proximate_movement_reclassification"},
+    "/v1/invoices": {"with_disabled": "true", "validation_type": "all", "include_edit_histories": "true"},
+    "/v1/subscription_events": {"with_disabled": "true"},
+}
+DISABLED_MARKS = {(".disabled", "bool"), (".disabled_at", "null"), (".disabled_at", "str"), (".disabled_by", "null"),
+                  (".disabled_by", "str")}
+REVEALED_BY_PARAMETERS = {
+    "account": {(".churn_recognition", "str"), (".churn_when_zero_mrr", "bool"), (".auto_churn_subscription", "bool"),
+                (".refund_handling", "str"), (".proximate_movement_reclassification", "str")},
+    "invoice": DISABLED_MARKS | {(".line_items[]" + path, kind) for path, kind in DISABLED_MARKS} | {
+        (".edit_history_summary", "null"), (".edit_history_summary", "dict"),
+        (".edit_history_summary.edit_count", "int"), (".edit_history_summary.latest_edit_at", "str"),
+        (".errors.due_date", "list"), (".errors.due_date[]", "str")},
+    "subscription_event": {(".disabled", "bool")},
+}
+
+
+@pytest.mark.parametrize("template", sorted(FULL_READ))
+def test_records_read_with_every_parameter_add_only_what_the_parameters_reveal(emulator: Emulator, template: str) -> None:
+    allowed = allowed_pairs()[KINDS[template]]
+    records = emulator.truth(template, FULL_READ[template])
+    seen = set().union(*(shape(record) for record in records))
+    assert seen - allowed == REVEALED_BY_PARAMETERS[KINDS[template]]  # each revealed shape occurs, nothing else
+
+
 def test_every_recorded_endpoint_is_covered() -> None:
     served = {route.template for route in route_table().routes}
     recorded = {row["template"] for row in RECORDINGS}
