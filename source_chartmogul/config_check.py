@@ -8,6 +8,7 @@ that JSON schema cannot state (end_date after start_date).
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any, Mapping, Optional
 
@@ -66,11 +67,32 @@ def _describe(error: ValidationError, properties: Mapping[str, Any]) -> str:
         return f"{name} {shown} is not one of {', '.join(map(str, schema['enum']))}: pick one of those."
     if error.validator == "minLength":
         return f"{name} is empty: {schema.get('description', 'give it a value').strip()}"
+    if error.validator == "pattern" and name in _LIST_SETTINGS:
+        return _list_problem(name, error.instance, schema)
     if error.validator == "pattern":
         example = _example(schema)
         hint = f" (for example {example})" if example and not schema.get("airbyte_secret") else ""
         return f"{name} {shown} is not valid: use {schema.get('pattern_descriptor', 'the documented format')}{hint}."
     return f"{name} {shown} is not valid: {schema.get('description', error.message).strip()}"
+
+
+# Comma-separated settings (their spec pattern is the same rule, for the UI): what one item must be, and what
+# leaving the setting out means.
+_LIST_SETTINGS = {
+    "metrics_geo": (re.compile(r"[A-Za-z]{2}"), "a two-letter ISO 3166-1 country code", "every country"),
+    "metrics_plans": (re.compile(r".+"), "a plan name or uuid", "every plan"),
+}
+
+
+def _list_problem(name: str, value: str, schema: Mapping[str, Any]) -> str:
+    """The item of a comma-separated setting that breaks its pattern, named."""
+    item_pattern, item_rule, when_left_out = _LIST_SETTINGS[name]
+    fix = f"use {schema['pattern_descriptor']} (for example {_example(schema)}), or leave it out for {when_left_out}"
+    items = [item.strip() for item in value.split(",")]
+    wrong = next((item for item in items if not item_pattern.fullmatch(item)), "")
+    if not wrong:
+        return f"{name} {value!r} has an empty item: {fix}."
+    return f"{name} {value!r} lists {wrong!r}, which is not {item_rule}: {fix}."
 
 
 def _example(schema: Mapping[str, Any]) -> Any:

@@ -30,7 +30,13 @@ BAD_SETTINGS = {
     "unknown interval": ({**GOOD, "interval": "fortnight"}, "interval 'fortnight' is not one of day, week, month, quarter, year: pick one of those."),
     "remote http base_url": ({**GOOD, "base_url": "http://api.chartmogul.com"}, "base_url 'http://api.chartmogul.com' is not valid: use https://..., or http:// only to localhost, 127.0.0.1 or [::1], so the key never crosses a network in clear text (for example https://api.chartmogul.com)."),
     "number as text": ({**GOOD, "concurrency_level": "ten"}, "concurrency_level must be a number, not a string."),
-    "unknown field": ({**GOOD, "page_size": 50}, "Unknown setting 'page_size': remove it or correct its name (the settings are api_key, base_url, concurrency_level, end_date, interval, lookback_window_days, max_requests_per_second, start_date)."),
+    "unknown field": ({**GOOD, "page_size": 50}, "Unknown setting 'page_size': remove it or correct its name (the settings are api_key, base_url, concurrency_level, end_date, include_disabled_and_invalid, interval, lookback_window_days, max_requests_per_second, metrics_filters, metrics_geo, metrics_plans, start_date)."),
+    "geo with an empty item": ({**GOOD, "metrics_geo": "US,,DE"}, "metrics_geo 'US,,DE' has an empty item: use two-letter ISO 3166-1 country codes separated by commas (for example US,GB,DE), or leave it out for every country."),
+    "geo not two letters": ({**GOOD, "metrics_geo": "US,USA"}, "metrics_geo 'US,USA' lists 'USA', which is not a two-letter ISO 3166-1 country code: use two-letter ISO 3166-1 country codes separated by commas (for example US,GB,DE), or leave it out for every country."),
+    "plans with an empty item": ({**GOOD, "metrics_plans": "Gold monthly, ,Silver"}, "metrics_plans 'Gold monthly, ,Silver' has an empty item: use plan names or uuids separated by commas (for example Gold monthly,pl_de9e281e-76cb-11ee-b63f-b727630ce4d4), or leave it out for every plan."),
+    "blank filter": ({**GOOD, "metrics_filters": "  "}, "metrics_filters '  ' is not valid: use one line of ChartMogul Filter Language (for example currency~ANY~'USD')."),
+    "filter over two lines": ({**GOOD, "metrics_filters": "currency~ANY~'USD'\nAND country~ANY~'US'"}, "metrics_filters \"currency~ANY~'USD'\\nAND country~ANY~'US'\" is not valid: use one line of ChartMogul Filter Language (for example currency~ANY~'USD')."),
+    "flag as text": ({**GOOD, "include_disabled_and_invalid": "no"}, "include_disabled_and_invalid must be a boolean, not a string."),
 }
 CUSTOMERS = STREAMS[0]
 BAD_CATALOGS = {

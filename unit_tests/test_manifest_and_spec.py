@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from airbyte_cdk.sources.declarative.concurrent_declarative_source import ConcurrentDeclarativeSource
+from airbyte_cdk.sources.declarative.parsers.manifest_reference_resolver import ManifestReferenceResolver
 
 from source_chartmogul import SourceChartmogul
 from source_chartmogul.source import written_manifest
@@ -70,7 +71,11 @@ def test_spec_marks_the_key_secret_and_requires_key_and_start_date() -> None:
     spec = written_manifest()["spec"]["connection_specification"]
     assert spec["required"] == ["api_key", "start_date"]
     assert spec["properties"]["api_key"]["airbyte_secret"] is True
-    assert list(spec["properties"]) == ["api_key", "start_date", "end_date", "interval", "lookback_window_days", "concurrency_level", "max_requests_per_second", "base_url"]
+    assert list(spec["properties"]) == [
+        "api_key", "start_date", "end_date", "interval", "lookback_window_days", "concurrency_level", "max_requests_per_second", "base_url",
+        "include_disabled_and_invalid", "metrics_filters", "metrics_geo", "metrics_plans",
+    ]
+    assert [spec["properties"][name]["order"] for name in spec["properties"]] == list(range(len(spec["properties"])))
 
 
 def check(config: dict[str, Any], tmp_path: Path) -> list[dict[str, Any]]:
@@ -110,3 +115,15 @@ def test_check_names_the_bad_setting_and_the_fix_before_any_request(change: dict
     messages = check({**VALID, **change, "base_url": change.get("base_url", "https://127.0.0.1:9")}, tmp_path)
     statuses = [m["connectionStatus"] for m in messages if m["type"] == "CONNECTION_STATUS"]
     assert statuses == [{"status": "FAILED", "message": message}]
+
+
+@pytest.mark.parametrize("stream", ["customer_count", "key_metrics", "mrr_metrics"])
+def test_metric_streams_handle_errors_as_every_stream_does_after_their_400_422_filter(stream: str) -> None:
+    """metric_stream lists the shared response filters one by one (a $ref cannot extend a list): none may be missed."""
+    resolved = ManifestReferenceResolver().preprocess_manifest(written_manifest())["definitions"]
+    shared = resolved["requester"]["error_handler"]
+    metric = resolved["streams"][stream]["retriever"]["requester"]["error_handler"]
+    assert metric["response_filters"][0]["http_codes"] == [400, 422]
+    assert metric["response_filters"][1:] == shared["response_filters"]
+    assert {key: value for key, value in metric.items() if key != "response_filters"} == {
+        key: value for key, value in shared.items() if key != "response_filters"}

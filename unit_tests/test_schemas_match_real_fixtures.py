@@ -115,7 +115,8 @@ NOT_A_STREAM = {
 SOURCES_ROW = re.compile(r"^\| `(?P<file>[^`]+)` \| (?P<status>\d{3}) \| `(?P<request>[^`]+)` \|", re.MULTILINE)
 RFC3339_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-SCHEMA_NODE_KEYWORDS = {"$schema", "type", "format", "description", "additionalProperties", "properties", "items"}
+SCHEMA_NODE_KEYWORDS = {"$schema", "type", "format", "description", "additionalProperties", "properties", "items",
+                        "x-brought-by-parameter"}  # the parameter that brings a field (test_declared_fields_are_asked_for)
 
 # jsonschema only checks "date-time" when an optional package is installed; these checkers make the formats binding.
 FORMAT_CHECKER = FormatChecker(formats=())

@@ -24,8 +24,22 @@ CONFIG = {"api_key": API_KEY, "start_date": "2024-01-15T06:30:00Z", "end_date": 
 AUTH = {"Authorization": "Basic " + base64.b64encode(f"{API_KEY}:".encode()).decode()}
 
 
+# Parameters some resources always carry with the default settings, so that every field their schema declares is
+# filled (unit_tests/test_declared_fields_are_asked_for.py); include_disabled_and_invalid false drops the first two
+# of invoices and the one of subscription events.
+ALWAYS_SENT = {
+    "account": {"include": "churn_recognition,churn_when_zero_mrr,auto_churn_subscription,refund_handling,"
+                           "proximate_movement_reclassification"},
+    "data_sources": {"with_processing_status": "true", "with_auto_churn_subscription_setting": "true",
+                     "with_invoice_handling_setting": "true"},
+    "invoices": {"with_disabled": "true", "validation_type": "all", "include_edit_histories": "true"},
+    "subscription_events": {"with_disabled": "true"},
+}
+
+
 def request(resource: str, **query: str) -> HttpRequest:
-    return HttpRequest(f"{API}/{resource}", query_params=query, headers=AUTH)
+    """The request for `resource` with `query`, plus the parameters the resource always carries (ALWAYS_SENT)."""
+    return HttpRequest(f"{API}/{resource}", query_params={**ALWAYS_SENT.get(resource, {}), **query}, headers=AUTH)
 
 
 def page(records_key: str, records: list[Mapping[str, Any]], cursor: str | None, has_more: bool) -> HttpResponse:
@@ -369,3 +383,84 @@ def test_selecting_only_a_child_stream_reads_its_parent_without_emitting_the_par
     )
 
     assert [record.record.stream for record in output.records] == ["customer_subscriptions"]
+
+
+# ---------------------------------------------------------------- settings that change what is asked for
+
+
+@pytest.mark.parametrize(
+    "stream, query",
+    [("invoices", {"per_page": "200", "include_edit_histories": "true"}), ("subscription_events", {"per_page": "200"})],
+)
+def test_include_disabled_and_invalid_false_asks_only_for_what_chartmogul_lists_by_default(stream: str, query: dict[str, str]) -> None:
+    body = page(stream, [{"uuid": "inv_1", "id": 1}], None, False)
+    exact = HttpRequest(f"{API}/{stream}", query_params=query, headers=AUTH)
+    output = read_with_exact_requests(stream, [(exact, body)], {**CONFIG, "include_disabled_and_invalid": False})
+
+    assert emitted(output) == [{"uuid": "inv_1", "id": 1}]
+
+
+METRIC_STREAMS = [("customer_count", "metrics/customer-count"), ("key_metrics", "metrics/all"), ("mrr_metrics", "metrics/mrr")]
+DAYS = {"start-date": "2024-01-15", "end-date": "2024-06-30", "interval": "month"}
+ONE_ENTRY = HttpResponse(json.dumps({"entries": [{"date": "2024-01-31", "customers": 3}], "summary": {}}))
+
+
+@pytest.mark.parametrize("stream, resource", METRIC_STREAMS)
+@pytest.mark.parametrize(
+    "settings, sent",
+    [
+        pytest.param({"metrics_filters": " currency~ANY~'USD','EUR' "}, {"filters": "currency~ANY~'USD','EUR'"}, id="filter-trimmed"),
+        pytest.param({"metrics_geo": "us, GB,de"}, {"geo": "US,GB,DE"}, id="geo-as-codes"),
+        pytest.param({"metrics_plans": "Gold monthly , pl_1"}, {"plans": "Gold monthly,pl_1"}, id="plans-trimmed"),
+        pytest.param(
+            {"metrics_filters": "plan~ANY~'pl_1'", "metrics_geo": "US", "metrics_plans": "Gold"},
+            {"filters": "plan~ANY~'pl_1'", "geo": "US", "plans": "Gold"},
+            id="all-three",
+        ),
+    ],
+)
+def test_metric_streams_send_the_segment_as_chartmogul_parameters(
+    stream: str, resource: str, settings: dict[str, str], sent: dict[str, str]
+) -> None:
+    output = read_with_exact_requests(stream, [(request(resource, **DAYS, **sent), ONE_ENTRY)], {**CONFIG, **settings})
+
+    assert emitted(output) == [{"date": "2024-01-31", "customers": 3}]
+
+
+@pytest.mark.parametrize("stream, resource", METRIC_STREAMS)
+@pytest.mark.parametrize(
+    "status, body, message",
+    [
+        pytest.param(
+            422, {"code": 422, "message": "Unknown filter field: 'colour'", "param": "filters"},
+            "Unknown filter field: 'colour'. Correct metrics_filters,", id="422-filter",
+        ),
+        pytest.param(
+            400, {"code": 400, "message": 'Parameter "geo" is invalid', "param": "geo"},
+            'Parameter "geo" is invalid. Correct metrics_geo,', id="400-geo",
+        ),
+        pytest.param(
+            422, {"code": 422, "message": 'Plan "Gold" does not exist', "param": "plans"},
+            'Plan "Gold" does not exist. Correct metrics_plans,', id="422-plans",
+        ),
+        pytest.param(
+            400, {"error": "bad"}, "HTTP 400 or 422 without a message. Correct metrics_filters, metrics_geo or metrics_plans,",
+            id="400-other-body",
+        ),
+    ],
+)
+def test_a_segment_chartmogul_refuses_fails_the_stream_with_its_message_and_the_setting(
+    stream: str, resource: str, status: int, body: dict[str, Any], message: str
+) -> None:
+    config = {**CONFIG, "metrics_filters": "colour~ANY~'red'", "metrics_geo": "US", "metrics_plans": "Gold"}
+    segmented = request(resource, **DAYS, filters="colour~ANY~'red'", geo="US", plans="Gold")
+    with HttpMocker() as http:
+        http.get(segmented, HttpResponse(json.dumps(body), status))
+        output = read_stream(stream, config)
+
+    errors = [error.trace.error for error in output.errors if error.trace.error.stream_descriptor]
+    assert [(e.stream_descriptor.name, e.failure_type.value) for e in errors] == [(stream, "config_error")]
+    assert errors[0].message == (
+        f"ChartMogul refused the {resource} request: {message} or leave the metrics_* settings empty to read the whole account."
+    )
+    http.assert_number_of_calls(segmented, 1)  # failed at once, not retried
