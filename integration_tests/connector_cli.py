@@ -98,13 +98,37 @@ LIST_ENDPOINTS = {
 }
 
 
+ACCOUNT_SETTINGS = "churn_recognition,churn_when_zero_mrr,auto_churn_subscription,refund_handling,proximate_movement_reclassification"
+
+
+def list_parameters(stream: str, config: Mapping[str, Any]) -> dict[str, str]:
+    """What ChartMogul must be asked, beyond pagination, for `stream` to deliver every field its schema declares."""
+    everything = config.get("include_disabled_and_invalid", True)
+    return {
+        "account": {"include": ACCOUNT_SETTINGS},
+        "data_sources": {"with_processing_status": "true", "with_auto_churn_subscription_setting": "true",
+                         "with_invoice_handling_setting": "true"},
+        "invoices": {"include_edit_histories": "true", **({"with_disabled": "true", "validation_type": "all"} if everything else {})},
+        "subscription_events": {"with_disabled": "true"} if everything else {},
+    }.get(stream, {})
+
+
+def metric_segment(config: Mapping[str, Any]) -> dict[str, str]:
+    """The metrics settings as ChartMogul's parameters: the country codes in capitals, the items trimmed."""
+    segment = {"filters": (config.get("metrics_filters") or "").strip(),
+               "geo": (config.get("metrics_geo") or "").replace(" ", "").upper(),
+               "plans": ",".join(item.strip() for item in (config.get("metrics_plans") or "").split(","))}
+    return {name: value for name, value in segment.items() if value}
+
+
 def ground_truth(emulator: Emulator, stream: str, config: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Every record a correct sync of `stream` with `config` delivers, as the connector emits it."""
     if stream == "activities":
         records = emulator.truth("/v1/activities", {"start-date": config["start_date"], "end-date": config["end_date"]})
     elif stream in METRIC_ENDPOINTS:
         days = {"start-date": config["start_date"][:10], "end-date": config["end_date"][:10]}
-        records = emulator.truth(f"/v1/metrics/{METRIC_ENDPOINTS[stream]}", {**days, "interval": config.get("interval", "month")})
+        params = {**days, "interval": config.get("interval", "month"), **metric_segment(config)}
+        records = emulator.truth(f"/v1/metrics/{METRIC_ENDPOINTS[stream]}", params)
     elif stream == "plan_group_plans":
         records = [
             {**plan, "plan_group_uuid": group["uuid"]}
@@ -118,6 +142,6 @@ def ground_truth(emulator: Emulator, stream: str, config: Mapping[str, Any]) -> 
             for subscription in emulator.truth(f"/v1/customers/{customer['uuid']}/subscriptions")
         ]
     else:
-        records = emulator.truth(f"/v1/{LIST_ENDPOINTS[stream]}")
+        records = emulator.truth(f"/v1/{LIST_ENDPOINTS[stream]}", list_parameters(stream, config))
     # The CDK leaves out a record's top-level fields whose value is null when it writes the record message.
     return [{key: value for key, value in record.items() if value is not None} for record in records]
