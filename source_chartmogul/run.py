@@ -7,6 +7,8 @@ import base64
 import ctypes
 import functools
 import json
+import os
+import signal
 import sys
 import threading
 import time
@@ -188,8 +190,30 @@ def _return_freed_memory_to_the_system() -> None:
     threading.Thread(target=trim_every_second, name="malloc_trim", daemon=True).start()
 
 
+def _stop_on_sigterm_after_a_whole_message() -> None:
+    """The platform cancels a sync with SIGTERM. Python's default is to die at once, and with a reader that lags (a
+    destination's backpressure) that is in the middle of writing a batch of the print buffer: stdout ended on a torn
+    line (test_interrupted_syncs). A Python handler is no cure: it runs inside the interrupted write, and the batch was
+    still cut short. So SIGTERM is blocked in every thread (set before any is started, so all inherit it) and one
+    thread waits for it: it takes the print buffer's lock, so any write in progress completes, writes what is buffered
+    (whole messages: each is written under that lock) and exits with 143 (128 + SIGTERM, as a process ended by it),
+    still holding the lock so that nothing more is written."""
+    if threading.current_thread() is not threading.main_thread():
+        return  # a test calling run() from another thread keeps Python's default
+
+    def wait_then_flush_and_exit() -> None:
+        signal.sigwait({signal.SIGTERM})
+        PRINT_BUFFER.lock.acquire()
+        PRINT_BUFFER.flush()
+        os._exit(128 + signal.SIGTERM)
+
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    threading.Thread(target=wait_then_flush_and_exit, name="stop_on_sigterm", daemon=True).start()
+
+
 def run(args: Optional[List[str]] = None) -> None:
     args = sys.argv[1:] if args is None else args
+    _stop_on_sigterm_after_a_whole_message()  # first: the threads started after it inherit SIGTERM blocked
     _return_freed_memory_to_the_system()
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     parsed = AirbyteEntrypoint.parse_args(args)
