@@ -7,7 +7,6 @@ import base64
 import ctypes
 import functools
 import json
-import os
 import signal
 import sys
 import threading
@@ -196,8 +195,9 @@ def _stop_on_sigterm_after_a_whole_message() -> None:
     line (test_interrupted_syncs). A Python handler is no cure: it runs inside the interrupted write, and the batch was
     still cut short. So SIGTERM is blocked in every thread (set before any is started, so all inherit it) and one
     thread waits for it: it takes the print buffer's lock, so any write in progress completes, writes what is buffered
-    (whole messages: each is written under that lock) and exits with 143 (128 + SIGTERM, as a process ended by it),
-    still holding the lock so that nothing more is written."""
+    (whole messages: each is written under that lock) and, still holding the lock so that nothing more is written,
+    lets SIGTERM end the process as it would have (exit status -15, which PyAirbyte expects when it stops a
+    connector: 143 from an exit would fail its sync)."""
     if threading.current_thread() is not threading.main_thread():
         return  # a test calling run() from another thread keeps Python's default
 
@@ -205,7 +205,8 @@ def _stop_on_sigterm_after_a_whole_message() -> None:
         signal.sigwait({signal.SIGTERM})
         PRINT_BUFFER.lock.acquire()
         PRINT_BUFFER.flush()
-        os._exit(128 + signal.SIGTERM)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})  # its action is still Python's default: to end
+        signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
 
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
     threading.Thread(target=wait_then_flush_and_exit, name="stop_on_sigterm", daemon=True).start()
