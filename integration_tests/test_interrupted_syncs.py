@@ -1,5 +1,6 @@
-"""A sync killed (SIGKILL) or cancelled (SIGTERM) mid-way and resumed from the last state it emitted loses nothing; an unusable state is
-refused with one line, never silently read as "nothing to do"."""
+"""A sync killed (SIGKILL) or cancelled (SIGTERM) mid-way and resumed from the last state it emitted loses nothing; a
+cancelled one ends on a whole message; an unusable state is refused with one line, never silently read as "nothing
+to do"."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ import pytest
 from integration_tests.connector_cli import connector_command, ground_truth
 from integration_tests.reliability import CONFIG, SECRET_KEY, assert_key_hidden, run_without_leaking
 
-
+# Before the signal the reader stops reading for this long, as a destination applying backpressure does: the pipe
+# fills, and the connector is blocked in the middle of writing a batch when the signal comes.
 PIPE_FILLS_S = 1.0
 
 
@@ -31,8 +33,7 @@ def interrupted_sync(tmp_path: Path, config: dict[str, Any], after_states: int, 
     )
     records, state, states = [], None, 0
     assert process.stdout is not None
-    lines = iter(process.stdout)
-    for line in lines:
+    for line in process.stdout:
         assert_key_hidden(line, SECRET_KEY)
         assert line.endswith("\n"), f"a torn last line: {line[-200:]!r}"
         message = json.loads(line)
@@ -41,7 +42,7 @@ def interrupted_sync(tmp_path: Path, config: dict[str, Any], after_states: int, 
         elif message["type"] == "STATE":
             state, states = message["state"]["stream"]["stream_state"], states + 1
             if states == after_states:
-                time.sleep(PIPE_FILLS_S)  # the reader lags (a destination's backpressure): the connector blocks mid-write
+                time.sleep(PIPE_FILLS_S)
                 process.send_signal(signal_number)
                 if signal_number == signal.SIGKILL:
                     break
