@@ -62,8 +62,10 @@ class ChartmogulEntrypoint(AirbyteEntrypoint):
         credentials its authenticator derives from them: under --debug, "Making outbound API request" logged every
         request's `Authorization: Basic <base64 of "key:">`, which decodes to the key. This hook of the entrypoint runs
         for check, discover and read, right after the CDK registers the raw values (update_secrets replaces the list,
-        so adding earlier, e.g. in the source's constructor, would be undone). The manifest alone (Connector Builder,
-        source-declarative-manifest) does not come through here: see docs/reliability.md."""
+        so adding earlier, e.g. in the source's constructor, would be undone); and rather than in a custom
+        authenticator, it covers every secret of the spec in one place, with the manifest's authenticator unchanged.
+        The manifest alone (Connector Builder, source-declarative-manifest) does not come through here: see
+        docs/reliability.md."""
         AirbyteEntrypoint.set_up_secret_filter(config, connection_specification)
         for secret in get_secrets(connection_specification, config):
             if isinstance(secret, str) and secret:
