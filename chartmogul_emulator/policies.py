@@ -18,8 +18,11 @@ from typing import Any
 from .api import PAGINATION_FAULTS
 
 FAULT_KINDS = ("500", "502", "503", "504", "reset", "truncated", "html200", "slow", "429")
-SCRIPTABLE_KINDS = FAULT_KINDS + PAGINATION_FAULTS
+REFUSAL_KINDS = ("403",)  # scripted only, never drawn at random: the account refused (documented: trial expired)
+SCRIPTABLE_KINDS = FAULT_KINDS + REFUSAL_KINDS + PAGINATION_FAULTS
 UNAUTHORIZED_BODY = {"code": 401, "message": "No valid API key provided", "param": None}
+# No 403 was ever recorded: the shape of the recorded 401 and 429 bodies, with a message of our own (UNCONFIRMED).
+FORBIDDEN_BODY = {"code": 403, "message": "Forbidden", "param": None}
 RATE_LIMITED_BODY = {"code": 429, "message": "Your request rate has exceeded our rate limit.", "param": None}
 TOO_MANY_CONNECTIONS_BODY = {"code": 503, "message": "Too many parallel connections. Please retry later.",
                              "param": None}

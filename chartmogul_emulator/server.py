@@ -23,8 +23,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from .account import Account
 from .api import Api, ApiError
-from .policies import (FAULT_KINDS, MAINTENANCE_PAGE, RATE_LIMITED_BODY, SERVER_ERROR_TEXT,
-                       TOO_MANY_CONNECTIONS_BODY, UNAUTHORIZED_BODY, Policies, ScriptedFault)
+from .policies import (FAULT_KINDS, FORBIDDEN_BODY, MAINTENANCE_PAGE, RATE_LIMITED_BODY, REFUSAL_KINDS,
+                       SERVER_ERROR_TEXT, TOO_MANY_CONNECTIONS_BODY, UNAUTHORIZED_BODY, Policies, ScriptedFault)
 
 CONTROL_PREFIX = "/_emulator/"
 
@@ -122,7 +122,7 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         if decision.delay:
             time.sleep(decision.delay)
         fault = decision.fault
-        if fault in FAULT_KINDS and fault != "slow":
+        if fault in FAULT_KINDS + REFUSAL_KINDS and fault != "slow":
             self._serve_fault(fault, decision.variant, template, path, params)
             return
         if fault == "slow":
@@ -143,6 +143,9 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         elif fault == "html200":
             policies.record(template, 200, fault)
             self._send(200, MAINTENANCE_PAGE.encode(), "text/html; charset=utf-8")
+        elif fault == "403":
+            policies.record(template, 403, fault)
+            self._send_json(403, FORBIDDEN_BODY)
         elif fault == "429":
             policies.record(template, 429, fault)
             seconds = policies.retry_after or 1

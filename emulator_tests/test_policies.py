@@ -97,7 +97,7 @@ def test_latency_and_jitter_delay_answers(chartmogul_emulator_factory) -> None:
     assert 0.5 <= time.monotonic() - began < 1.5
 
 
-@pytest.mark.parametrize("kind,status", [("500", 500), ("502", 502), ("503", 503), ("504", 504), ("429", 429)])
+@pytest.mark.parametrize("kind,status", [("500", 500), ("502", 502), ("503", 503), ("504", 504), ("429", 429), ("403", 403)])
 def test_scripted_status_faults(chartmogul_emulator_factory, kind: str, status: int) -> None:
     emulator = chartmogul_emulator_factory(customers=20, activities=100)
     emulator.script_fault(path="/v1/activities", kind=kind, nth=3)

@@ -54,10 +54,11 @@ def connector_command(
     sync_mode: str = "full_refresh",
     state: Mapping[str, Any] | None = None,
     catalog: Mapping[str, Any] | None = None,
+    debug: bool = False,
 ) -> list[str]:
-    """`python main.py <command> --config ... [--catalog ...] [--state ...]`, its files written to tmp_path. A read's
-    catalog is `catalog` as given, or else the configured catalog's `streams` in `sync_mode`. `state` is one stream's
-    state (the streams must then be that one stream)."""
+    """`python main.py <command> --config ... [--catalog ...] [--state ...] [--debug]`, its files written to tmp_path. A
+    read's catalog is `catalog` as given, or else the configured catalog's `streams` in `sync_mode`. `state` is one
+    stream's state (the streams must then be that one stream)."""
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps(config))
     args = [sys.executable, str(ROOT / "main.py"), command, "--config", str(config_file)]
@@ -72,14 +73,14 @@ def connector_command(
         state_file = tmp_path / "state.json"
         state_file.write_text(json.dumps([{"type": "STREAM", "stream": {"stream_descriptor": {"name": stream}, "stream_state": state}}]))
         args += ["--state", str(state_file)]
-    return args
+    return args + ["--debug"] * debug
 
 
 def run_connector(
-    command: str, tmp_path: Path, config: Any, streams: list[str] | None = None, timeout: float = 300, **catalog_and_state: Any
+    command: str, tmp_path: Path, config: Any, streams: list[str] | None = None, timeout: float = 300, **catalog_state_and_debug: Any
 ) -> Run:
     """The connector_command run to its end in a subprocess; its parsed stdout."""
-    result = subprocess.run(connector_command(command, tmp_path, config, streams, **catalog_and_state),
+    result = subprocess.run(connector_command(command, tmp_path, config, streams, **catalog_state_and_debug),
                             capture_output=True, text=True, timeout=timeout, cwd=tmp_path)
     messages = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     return Run(result.returncode, messages, result.stdout, result.stderr)

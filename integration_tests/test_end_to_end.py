@@ -9,9 +9,11 @@ from typing import Iterator
 import pytest
 
 from chartmogul_emulator import Emulator
-from integration_tests.connector_cli import STREAM_NAMES, Run, as_multiset, ground_truth, run_connector
+from integration_tests.connector_cli import STREAM_NAMES, Run, as_multiset, ground_truth
+from integration_tests.reliability import run_without_leaking
 
-KEY = "sk_e2e_3f8a61c0d95b4e27"
+KEY = "sk_e2e+3f8a61c0/d95b4e27"
+WRONG_KEY = "sk_wrong+0000/000000000000"
 # This emulator enforces no rate limit, so the connector's pacing is lifted (test_incremental_and_limits keeps it).
 CONFIG = {
     "api_key": KEY, "start_date": "2019-01-01T00:00:00Z", "end_date": "2025-12-31T23:59:59Z", "interval": "month",
@@ -28,7 +30,7 @@ def emulator() -> Iterator[Emulator]:
 
 @pytest.fixture(scope="module")
 def full_sync(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Run:
-    return run_connector("read", tmp_path_factory.mktemp("sync"), {**CONFIG, "base_url": emulator.url})
+    return run_without_leaking("read", tmp_path_factory.mktemp("sync"), {**CONFIG, "base_url": emulator.url})
 
 
 def test_full_sync_succeeds_with_no_error(full_sync: Run) -> None:
@@ -72,13 +74,15 @@ def test_lists_are_read_in_cursor_pages_of_200_and_activities_in_one_chain_per_w
 
     # Customers on their own: a full sync reads them twice at once (the stream, and customer_subscriptions' parent),
     # and the CDK's cache of parent pages misses a page both ask for at the same moment (once in ~35 syncs: 9 requests).
+    # Under --debug, which logs each request's headers: the key stays hidden in every form.
     emulator.reset_stats()
-    run_connector("read", tmp_path, {**CONFIG, "base_url": emulator.url}, ["customers"])
+    run_without_leaking("read", tmp_path, {**CONFIG, "base_url": emulator.url}, streams=["customers"], debug=True)
     assert sum(emulator.stats()["requests"]["/v1/customers"].values()) == -(-CUSTOMERS // 200)
 
 
 def test_a_wrong_key_fails_check_with_the_fix(emulator: Emulator, tmp_path: Path) -> None:
-    run = run_connector("check", tmp_path, {**CONFIG, "api_key": "sk_wrong_0000000000000000", "base_url": emulator.url})
+    # Under --debug: the wrong key's Basic credentials are logged with the request, masked.
+    run = run_without_leaking("check", tmp_path, {**CONFIG, "api_key": WRONG_KEY, "base_url": emulator.url}, debug=True)
     assert run.returncode == 0
     assert [m["connectionStatus"] for m in run.of_type("CONNECTION_STATUS")] == [{
         "status": "FAILED",
@@ -89,7 +93,7 @@ def test_a_wrong_key_fails_check_with_the_fix(emulator: Emulator, tmp_path: Path
 
 
 def test_a_wrong_key_fails_read_as_a_config_error_for_each_stream(emulator: Emulator, tmp_path: Path) -> None:
-    run = run_connector("read", tmp_path, {**CONFIG, "api_key": "sk_wrong_0000000000000000", "base_url": emulator.url}, ["customers", "plans"])
+    run = run_without_leaking("read", tmp_path, {**CONFIG, "api_key": WRONG_KEY, "base_url": emulator.url}, streams=["customers", "plans"])
     assert run.returncode != 0
     per_stream = {e["stream_descriptor"]["name"]: e["failure_type"] for e in run.errors() if e.get("stream_descriptor")}
     assert per_stream == {"customers": "config_error", "plans": "config_error"}

@@ -1,5 +1,6 @@
-"""A sync killed (SIGKILL) mid-way and resumed from the last state it emitted loses nothing; an unusable state is
-refused with one line, never silently read as "nothing to do"."""
+"""A sync killed (SIGKILL) or cancelled (SIGTERM) mid-way and resumed from the last state it emitted loses nothing; a
+cancelled one ends on a whole message; an unusable state is refused with one line, never silently read as "nothing
+to do"."""
 
 from __future__ import annotations
 
@@ -7,18 +8,25 @@ import json
 import random
 import signal
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from integration_tests.connector_cli import connector_command, ground_truth
-from integration_tests.reliability import CONFIG, SECRET_KEY, run_without_leaking
+from integration_tests.reliability import CONFIG, SECRET_KEY, assert_key_hidden, run_without_leaking
+
+# Before the signal the reader stops reading for this long, as a destination applying backpressure does: the pipe
+# fills, and the connector is blocked in the middle of writing a batch when the signal comes.
+PIPE_FILLS_S = 1.0
 
 
-def killed_sync(tmp_path: Path, config: dict[str, Any], kill_after_states: int) -> tuple[list[dict[str, Any]], Any]:
-    """Read activities incrementally, SIGKILL the connector once it has emitted `kill_after_states` STATE messages;
-    the records and the last state it emitted before dying."""
+def interrupted_sync(tmp_path: Path, config: dict[str, Any], after_states: int, signal_number: int) -> tuple[list[dict[str, Any]], Any]:
+    """Read activities incrementally, send the connector `signal_number` once it has emitted `after_states` STATE
+    messages; the records and the last state it delivered. After a SIGKILL, what it emitted up to that point (the
+    rest of the pipe may end on a torn line); after a SIGTERM, everything it wrote up to its exit, each line of which
+    must be a whole message."""
     process = subprocess.Popen(
         connector_command("read", tmp_path, config, streams=["activities"], sync_mode="incremental"),
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=tmp_path,
@@ -26,27 +34,30 @@ def killed_sync(tmp_path: Path, config: dict[str, Any], kill_after_states: int) 
     records, state, states = [], None, 0
     assert process.stdout is not None
     for line in process.stdout:
-        assert SECRET_KEY not in line
+        assert_key_hidden(line, SECRET_KEY)
+        assert line.endswith("\n"), f"a torn last line: {line[-200:]!r}"
         message = json.loads(line)
         if message["type"] == "RECORD":
             records.append(message["record"]["data"])
         elif message["type"] == "STATE":
             state, states = message["state"]["stream"]["stream_state"], states + 1
-            if states == kill_after_states:
-                process.send_signal(signal.SIGKILL)
-                break
+            if states == after_states:
+                time.sleep(PIPE_FILLS_S)
+                process.send_signal(signal_number)
+                if signal_number == signal.SIGKILL:
+                    break
     process.wait(timeout=30)
-    assert process.returncode == -signal.SIGKILL, "the sync ended before the kill point: choose an earlier one"
+    assert process.returncode == -signal_number, "the sync ended before the signal: choose an earlier point"
     return records, state
 
 
-@pytest.mark.parametrize("seed", [21, 22, 23, 24])
-def test_a_killed_sync_resumed_from_its_last_state_delivers_everything(seed: int, chartmogul_emulator_factory: Any, tmp_path: Path) -> None:
-    # Latency spreads the 171 15-day windows over time, so the kill lands mid-sync with windows in flight.
-    emulator = chartmogul_emulator_factory(seed=seed, customers=100, activities=3000, api_key=SECRET_KEY, latency_ms=20)
+def interrupted_then_resumed(signal_number: int, seed: int, emulator_factory: Any, tmp_path: Path) -> None:
+    """A sync interrupted after 2-30 STATE messages, then a read from the last state it delivered: together, exactly
+    the ground truth's activities."""
+    # Latency spreads the 171 15-day windows over time, so the signal lands mid-sync with windows in flight.
+    emulator = emulator_factory(seed=seed, customers=100, activities=3000, api_key=SECRET_KEY, latency_ms=20)
     config = {**CONFIG, "base_url": emulator.url}
-    kill_after = random.Random(seed).randint(2, 30)
-    before, state = killed_sync(tmp_path, config, kill_after)
+    before, state = interrupted_sync(tmp_path, config, random.Random(seed).randint(2, 30), signal_number)
     assert state is not None
 
     after = run_without_leaking("read", tmp_path, config, streams=["activities"], sync_mode="incremental", state=state)
@@ -55,6 +66,19 @@ def test_a_killed_sync_resumed_from_its_last_state_delivers_everything(seed: int
     expected = {a["uuid"] for a in ground_truth(emulator, "activities", config)}
     delivered = {a["uuid"] for a in before + after.records("activities")}
     assert delivered == expected, f"{len(expected - delivered)} missing, {len(delivered - expected)} unexpected"
+
+
+@pytest.mark.parametrize("seed", [21, 22, 23, 24])
+def test_a_killed_sync_resumed_from_its_last_state_delivers_everything(seed: int, chartmogul_emulator_factory: Any, tmp_path: Path) -> None:
+    interrupted_then_resumed(signal.SIGKILL, seed, chartmogul_emulator_factory, tmp_path)
+
+
+@pytest.mark.parametrize("seed", [26, 27, 28, 29])
+def test_a_cancelled_sync_ends_on_a_whole_message_and_resumed_from_its_last_state_delivers_everything(
+    seed: int, chartmogul_emulator_factory: Any, tmp_path: Path
+) -> None:
+    """SIGTERM is how the Airbyte platform cancels a sync."""
+    interrupted_then_resumed(signal.SIGTERM, seed, chartmogul_emulator_factory, tmp_path)
 
 
 BAD_STATES = {

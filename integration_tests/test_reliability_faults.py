@@ -76,7 +76,7 @@ def test_a_response_slower_than_the_read_timeout_is_abandoned_and_retried(chartm
     emulator.script_fault("/v1/contacts", "slow", nth=2)
     config = {**CONFIG, "base_url": emulator.url}
     started = time.monotonic()
-    run = run_without_leaking("read", tmp_path, config, streams=["contacts"])
+    run = run_without_leaking("read", tmp_path, config, streams=["contacts"], debug=True)  # the key hidden on a timeout
     assert 30 <= time.monotonic() - started < 31 + 30, "waited for the timeout, not for the slow answer"
     assert sum(emulator.stats()["requests"]["/v1/contacts"].values()) == 2 + 1  # two pages, the slow one asked twice
     assert_exact(run, emulator, config, ["contacts"])
@@ -119,7 +119,7 @@ def test_a_page_that_stays_html_fails_the_stream_naming_the_cause(chartmogul_emu
     emulator.script_fault("/v1/contacts", "html200", nth=2, times=100)
     config = {**CONFIG, "base_url": emulator.url}
     started = time.monotonic()
-    run = run_without_leaking("read", tmp_path, config, streams=["contacts"], timeout=150)
+    run = run_without_leaking("read", tmp_path, config, streams=["contacts"], timeout=150, debug=True)  # and in the traces
 
     assert run.returncode == 1
     assert time.monotonic() - started < 120, "five retries, about 67 s of backoff"
@@ -131,3 +131,27 @@ def test_a_page_that_stays_html_fails_the_stream_naming_the_cause(chartmogul_emu
         " through 5 retries. Retry the sync later; check https://status.chartmogul.com if it persists."
     )
     assert sum(emulator.stats()["requests"]["/v1/contacts"].values()) == 1 + 6
+
+
+def test_under_debug_failed_and_retried_requests_are_logged_with_the_key_masked(chartmogul_emulator_factory: Any, tmp_path: Path) -> None:
+    """--debug logs every attempt with its headers and every answer with its status and body: the Authorization header
+    shows as ****, in no form of the key (run_without_leaking), and the URL and the status stay."""
+    emulator = chartmogul_emulator_factory(seed=13, **TWO_PAGES)
+    for path, kind, nth in [("/v1/contacts", "500", 1), ("/v1/contacts", "reset", 3), ("/v1/plans", "503", 1),
+                            ("/v1/tasks", "429", 1), ("/v1/plan_groups", "403", 1)]:
+        emulator.script_fault(path, kind, nth=nth)
+    config = {**CONFIG, "base_url": emulator.url}
+    run = run_without_leaking("read", tmp_path, config, streams=["contacts", "plans", "tasks", "plan_groups"], debug=True)
+
+    assert run.returncode == 1
+    assert emulator.stats()["faults"] == {"500": 1, "reset": 1, "503": 1, "429": 1, "403": 1}
+    assert [(e["stream_descriptor"]["name"], e["failure_type"]) for e in run.errors() if e.get("stream_descriptor")] == [("plan_groups", "config_error")]
+    for stream in ["contacts", "plans", "tasks"]:
+        assert as_multiset(run.records(stream)) == as_multiset(ground_truth(emulator, stream, config)), stream
+    debug = run.of_type("DEBUG")
+    sent = [m["data"] for m in debug if m["message"] == "Making outbound API request"]
+    assert len(sent) == sum(sum(counts.values()) for counts in emulator.stats()["requests"].values()) == 9  # 5 pages, 4 retries
+    assert all("'Authorization': '****'" in request["headers"] for request in sent)
+    assert {request["url"].split("?")[0] for request in sent} == {f"{emulator.url}/v1/{name}" for name in ["contacts", "plans", "tasks", "plan_groups"]}
+    statuses = sorted({m["data"]["status"] for m in debug if m["message"] == "Receiving response"})
+    assert statuses == ["200", "403", "429", "500", "503"]

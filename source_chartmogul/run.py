@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import base64
 import ctypes
 import functools
 import json
+import signal
 import sys
 import threading
 import time
@@ -13,6 +15,7 @@ import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, List, Mapping, NoReturn, Optional
+from urllib.parse import quote, quote_plus
 
 import orjson
 from airbyte_cdk.entrypoint import AirbyteEntrypoint
@@ -27,6 +30,7 @@ from airbyte_cdk.models import (
     TraceType,
     Type,
 )
+from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets, get_secrets
 from airbyte_cdk.utils.datetime_helpers import ab_datetime_now
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
@@ -34,12 +38,39 @@ from source_chartmogul.config_check import config_problem
 from source_chartmogul.source import SourceChartmogul, written_manifest
 
 
+def _forms_of_a_secret(secret: str) -> List[str]:
+    """How a secret of the config can travel besides as itself: the Basic credentials the authenticator derives from
+    it (the header first, so that it is masked whole), base64 of `key:` as sent and of `key:key`, without padding so
+    that a cut copy is caught too, URL-encoded, and JSON-escaped (the CDK masks log extras after json.dumps)."""
+    forms = [f"Basic {base64.b64encode(f'{secret}:'.encode()).decode()}"]
+    forms += [base64.b64encode(credentials.encode()).decode().rstrip("=") for credentials in (f"{secret}:", f"{secret}:{secret}")]
+    forms += [quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]]
+    return [form for form in dict.fromkeys(forms) if form != secret]
+
+
 class ChartmogulEntrypoint(AirbyteEntrypoint):
-    """The CDK's entrypoint, with config errors worded as one line that names the setting and the fix.
+    """The CDK's entrypoint, with config errors worded as one line that names the setting and the fix, and the
+    forms the key travels in masked as the key itself is.
 
     The CDK checks the config against the spec before check, discover and read, but reports raw jsonschema
     text ("'2017-01' does not match '^[0-9]{4}-...'"). The rules stay in the manifest's spec.
     """
+
+    @staticmethod
+    def set_up_secret_filter(config: Mapping[str, Any], connection_specification: Mapping[str, Any]) -> None:
+        """The CDK masks the config's `airbyte_secret` values in every log, trace and error it formats, but not the
+        credentials its authenticator derives from them: under --debug, "Making outbound API request" logged every
+        request's `Authorization: Basic <base64 of "key:">`, which decodes to the key. This hook of the entrypoint runs
+        for check, discover and read, right after the CDK registers the raw values (update_secrets replaces the list,
+        so adding earlier, e.g. in the source's constructor, would be undone); and rather than in a custom
+        authenticator, it covers every secret of the spec in one place, with the manifest's authenticator unchanged.
+        The manifest alone (Connector Builder, source-declarative-manifest) does not come through here: see
+        docs/reliability.md."""
+        AirbyteEntrypoint.set_up_secret_filter(config, connection_specification)
+        for secret in get_secrets(connection_specification, config):
+            if isinstance(secret, str) and secret:
+                for form in _forms_of_a_secret(secret):
+                    add_to_secrets(form)
 
     @staticmethod
     def validate_connection(source_spec: ConnectorSpecification, config: Mapping[str, Any]) -> None:
@@ -160,8 +191,32 @@ def _return_freed_memory_to_the_system() -> None:
     threading.Thread(target=trim_every_second, name="malloc_trim", daemon=True).start()
 
 
+def _stop_on_sigterm_after_a_whole_message() -> None:
+    """The platform cancels a sync with SIGTERM. Python's default is to die at once, and with a reader that lags (a
+    destination's backpressure) that is in the middle of writing a batch of the print buffer: stdout ended on a torn
+    line (test_interrupted_syncs). A Python handler is no cure: it runs inside the interrupted write, and the batch was
+    still cut short. So SIGTERM is blocked in every thread (set before any is started, so all inherit it) and one
+    thread waits for it: it takes the print buffer's lock, so any write in progress completes, writes what is buffered
+    (whole messages: each is written under that lock) and, still holding the lock so that nothing more is written,
+    lets SIGTERM end the process as it would have (exit status -15, which PyAirbyte expects when it stops a
+    connector: 143 from an exit would fail its sync)."""
+    if threading.current_thread() is not threading.main_thread():
+        return  # a test calling run() from another thread keeps Python's default
+
+    def wait_then_flush_and_exit() -> None:
+        signal.sigwait({signal.SIGTERM})
+        PRINT_BUFFER.lock.acquire()
+        PRINT_BUFFER.flush()
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})  # its action is still Python's default: to end
+        signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
+
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    threading.Thread(target=wait_then_flush_and_exit, name="stop_on_sigterm", daemon=True).start()
+
+
 def run(args: Optional[List[str]] = None) -> None:
     args = sys.argv[1:] if args is None else args
+    _stop_on_sigterm_after_a_whole_message()  # first: the threads started after it inherit SIGTERM blocked
     _return_freed_memory_to_the_system()
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     parsed = AirbyteEntrypoint.parse_args(args)

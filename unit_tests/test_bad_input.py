@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from integration_tests.connector_cli import STREAMS, run_connector
+from integration_tests.reliability import assert_key_hidden
 
-SECRET_KEY = "sk_live_BadInput_4c81e07a6d2f"
+SECRET_KEY = "sk_live_BadInput+4c81/e07a6d2f"
 GOOD = {"api_key": SECRET_KEY, "start_date": "2021-01-01T00:00:00Z", "base_url": "http://127.0.0.1:9"}
 KEY_HELP = "A ChartMogul API key (read-only is enough). Create one in ChartMogul under Settings > Your Account > API Keys."
 DATE_FIX = "use yyyy-mm-ddThh:mm:ssZ (for example 2017-01-25T06:30:00Z)."
@@ -44,15 +45,16 @@ BAD_CATALOGS = {
 }
 
 
-def cli(tmp_path: Path, command: str, config: Any = GOOD, catalog: Any = None) -> tuple[int, list[dict[str, Any]]]:
-    run = run_connector(command, tmp_path, config, catalog=catalog, timeout=60)
-    assert SECRET_KEY not in run.stdout + run.stderr, "the API key was printed"
+def cli(tmp_path: Path, command: str, config: Any = GOOD, catalog: Any = None, debug: bool = False) -> tuple[int, list[dict[str, Any]]]:
+    run = run_connector(command, tmp_path, config, catalog=catalog, timeout=60, debug=debug)
+    assert_key_hidden(run.stdout + run.stderr, SECRET_KEY)
     return run.returncode, run.messages
 
 
 @pytest.mark.parametrize("config,message", BAD_SETTINGS.values(), ids=BAD_SETTINGS.keys())
 def test_check_names_the_bad_setting_and_the_fix(config: Any, message: str, tmp_path: Path) -> None:
-    _, messages = cli(tmp_path, "check", config=config)
+    """Under --debug (read below runs at the default level): the message is the same, the key still hidden."""
+    _, messages = cli(tmp_path, "check", config=config, debug=True)
     assert [m["connectionStatus"] for m in messages if m["type"] == "CONNECTION_STATUS"] == [{"status": "FAILED", "message": message}]
 
 
@@ -76,7 +78,7 @@ def test_incremental_asked_of_a_full_refresh_stream_reads_it_whole(chartmogul_em
     """Documented safe behaviour, not an error: PyAirbyte asks every stream for incremental."""
     emulator = chartmogul_emulator_factory(seed=31, customers=250, activities=100, api_key=SECRET_KEY)
     entry = {**CUSTOMERS, "sync_mode": "incremental", "cursor_field": ["updated_at"]}
-    returncode, messages = cli(tmp_path, "read", config={**GOOD, "base_url": emulator.url}, catalog={"streams": [entry]})
+    returncode, messages = cli(tmp_path, "read", config={**GOOD, "base_url": emulator.url}, catalog={"streams": [entry]}, debug=True)
     assert returncode == 0
     records = [m["record"]["data"]["uuid"] for m in messages if m["type"] == "RECORD"]
     assert sorted(records) == sorted(c["uuid"] for c in emulator.truth("/v1/customers"))
