@@ -204,16 +204,17 @@ class Emulator:
 
     ``rate_limit`` (requests per sliding second) and ``max_connections`` (requests in flight) are off
     when None or 0. ``fault_rate`` draws ``fault_kinds`` at random; ``retry_after`` adds a ``Retry-After``
-    header to limiter 429s (the real API sends none); ``slow_seconds`` is the delay of a ``slow`` fault.
+    header to limiter 429s (the real API sends none); ``slow_seconds`` is the delay of a ``slow`` fault;
+    ``paging_shape`` is how lists say there is more (``api.PAGING_SHAPES``).
     """
 
     def __init__(self, seed: int = 7, customers: int = 200, activities: int = 2000, api_key: str = "test-api-key",
                  rate_limit: int | None = None, max_connections: int | None = None, latency_ms: float = 0,
                  jitter_ms: float = 0, fault_rate: float = 0.0, fault_kinds: tuple[str, ...] = FAULT_KINDS,
-                 date_boundaries: str = "inclusive", retry_after: int | None = None, slow_seconds: float = 2.0,
-                 port: int = 0, account: Account | None = None) -> None:
+                 date_boundaries: str = "inclusive", paging_shape: str = "current", retry_after: int | None = None,
+                 slow_seconds: float = 2.0, port: int = 0, account: Account | None = None) -> None:
         self.account = account or Account.build(seed, customers, activities)
-        self.api = Api(self.account, date_boundaries)
+        self.api = Api(self.account, date_boundaries, paging_shape)
         self.api_key = api_key
         self.policies = Policies(seed=seed, api_key=api_key, rate_limit=rate_limit,
                                  max_connections=max_connections, latency_ms=latency_ms, jitter_ms=jitter_ms,
