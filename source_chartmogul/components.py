@@ -2,7 +2,8 @@
 
 The manifest states each rule declaratively, so that it imports into the Connector Builder on its own. What runs for
 every record and page is most of what limits an activities sync on one core (py-spy, `make bench --mode cpu`):
-source.py swaps in these equivalents, and the tests hold both to the same records and states.
+source.py swaps in these equivalents, and the tests hold both to the same records and states. The pagination rules are
+here for another reason: the manifest can fail a stream only through a macro that garbles the sentence.
 """
 
 from __future__ import annotations
