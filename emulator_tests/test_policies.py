@@ -267,3 +267,15 @@ def test_the_legacy_paging_shape_answers_page_counts_without_a_cursor(path: str,
     emulator = chartmogul_emulator_factory(customers=60, activities=300, paging_shape="legacy")
     body = Client(emulator.url).get(path, {"per_page": 7}).json()
     assert set(body) == keys and (body["current_page"], body["total_pages"]) == (1, -(-len(emulator.truth(path)) // 7))
+
+
+def test_a_stall_holds_the_requests_that_arrive_during_it_until_its_end(chartmogul_emulator_factory) -> None:
+    emulator = chartmogul_emulator_factory(customers=20, activities=100, stall_ms=400)  # stalls at 0-0.4 s, 1.3-1.7 s, ...
+    client = Client(emulator.url)
+    started = time.monotonic()
+    assert client.get("/v1/plans").status == 200
+    held = time.monotonic() - started
+    time.sleep(max(0.0, 0.8 - (time.monotonic() - emulator.policies.started)))  # between two stalls
+    started = time.monotonic()
+    assert client.get("/v1/plans").status == 200
+    assert held > 0.2 and time.monotonic() - started < 0.2
