@@ -12,7 +12,7 @@ import sys
 import threading
 from pathlib import Path
 
-from .api import DATE_BOUNDARIES
+from .api import DATE_BOUNDARIES, PAGING_SHAPES
 from .policies import FAULT_KINDS, SCRIPTABLE_KINDS
 from .server import Emulator
 
@@ -33,8 +33,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--fault-rate", type=float, default=0.0)
     parser.add_argument("--fault-kinds", default=",".join(FAULT_KINDS),
                         help=f"comma-separated subset of {','.join(SCRIPTABLE_KINDS)}")
+    parser.add_argument("--stall-ms", type=float, default=0.0,
+                        help="the way to the limits stalls this long every 1.3 s, then lets its requests in at once")
     parser.add_argument("--slow-seconds", type=float, default=2.0, help="delay of a 'slow' fault")
     parser.add_argument("--date-boundaries", choices=DATE_BOUNDARIES, default="inclusive")
+    parser.add_argument("--paging-shape", choices=PAGING_SHAPES, default="current",
+                        help="how lists say there is more: top-level cursor (current), inside meta, or page counts only")
     parser.add_argument("--url-file", type=Path, default=None, help="also write the URL to this file")
     return parser.parse_args(argv)
 
@@ -48,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         max_connections=None if limits_off else args.max_connections or None,
         latency_ms=args.latency_ms, jitter_ms=args.jitter_ms, fault_rate=args.fault_rate,
         fault_kinds=tuple(k for k in args.fault_kinds.split(",") if k), date_boundaries=args.date_boundaries,
-        retry_after=args.retry_after, slow_seconds=args.slow_seconds, port=args.port)
+        paging_shape=args.paging_shape, retry_after=args.retry_after, slow_seconds=args.slow_seconds,
+        stall_ms=args.stall_ms, port=args.port)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

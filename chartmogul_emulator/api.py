@@ -42,7 +42,11 @@ from .metrics import METRIC_NAMES, MetricsEngine, MetricsError
 
 MAX_PER_PAGE = 200
 DATE_BOUNDARIES = ("inclusive", "exclusive", "half-open")
-PAGINATION_FAULTS = ("empty_page_has_more", "repeat_cursor")
+PAGINATION_FAULTS = ("empty_page_has_more", "short_page_has_more", "repeat_cursor")
+# How a list says there is more (reference §4): "current" as today (top-level cursor and has_more, legacy page counts
+# on a first page); "meta": has_more and cursor only inside ``meta`` (subscription_events__5, Aug 2023) on every page;
+# "legacy": page counts only, no cursor (plans__4, invoices__3; customers also keep has_more, customers_list__8).
+PAGING_SHAPES = ("current", "meta", "legacy")
 NIL_UUID = "00000000-0000-0000-0000-000000000000"
 START = -1  # rank "before the first record": what a start cursor resolves to
 
@@ -200,11 +204,14 @@ def parse_per_page(params: dict[str, str], *names: str) -> int:
 class Api:
     """Routes GET requests of the ChartMogul API v1 to the account."""
 
-    def __init__(self, account: Account, date_boundaries: str = "inclusive") -> None:
+    def __init__(self, account: Account, date_boundaries: str = "inclusive", paging_shape: str = "current") -> None:
         if date_boundaries not in DATE_BOUNDARIES:
             raise ValueError(f"date_boundaries must be one of {DATE_BOUNDARIES}")
+        if paging_shape not in PAGING_SHAPES:
+            raise ValueError(f"paging_shape must be one of {PAGING_SHAPES}")
         self.account = account
         self.date_boundaries = date_boundaries
+        self.paging_shape = paging_shape
         self.metrics = MetricsEngine(account)
         a = account
         n_act = a.activity_count
@@ -393,6 +400,13 @@ class Api:
             # nothing served; the cursor resumes right before the page that was due
             next_cursor = listing.table.cursor_of(ranks[start - 1]) if start > 0 else listing.table.start_cursor
             rows, has_more = [], True
+        elif fault == "short_page_has_more":
+            # half the page served, and a cursor that resumes right after the last row served
+            rows, has_more = rows[:len(rows) // 2], True
+            if len(rows):
+                next_cursor = listing.table.cursor_of(rows[-1])
+            else:
+                next_cursor = listing.table.cursor_of(ranks[start - 1]) if start > 0 else listing.table.start_cursor
         elif fault == "repeat_cursor":
             next_cursor = cursor or listing.table.start_cursor  # following it serves this page again
         values.update(has_more=has_more, cursor=next_cursor, current_page=1, page=1)
@@ -429,10 +443,18 @@ class Api:
         keys = listing.style.next_page if cursor else listing.style.first_page
         return self._envelope(listing, rows, keys, values)
 
-    @staticmethod
-    def _envelope(listing: Listing, rows: Sequence[int], keys: tuple[str, ...], values: dict[str, Any]) -> dict:
+    def _envelope(self, listing: Listing, rows: Sequence[int], keys: tuple[str, ...], values: dict[str, Any]) -> dict:
         body: dict[str, Any] = dict(listing.prefix)
-        body[listing.style.records_key] = [listing.table.render(rank) for rank in rows]
+        records = body[listing.style.records_key] = [listing.table.render(rank) for rank in rows]
+        if self.paging_shape == "meta":
+            body["meta"] = {"next_key": records[-1].get("id") if records else None, "prev_key": None,
+                            "before_key": "2025-12-31T23:59:59.000Z", "page": values.get("page", 1),
+                            "total_pages": values["total_pages"], "has_more": values["has_more"],
+                            "cursor": values["cursor"]}
+            return body
+        if self.paging_shape == "legacy":
+            keys = listing.style.legacy_page or ("current_page", "total_pages")
+            values = {**values, "current_page": values.get("current_page", values.get("page", 1))}
         for key in keys:
             body[key] = values[key]
         return body

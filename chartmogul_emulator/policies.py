@@ -20,6 +20,7 @@ from .api import PAGINATION_FAULTS
 FAULT_KINDS = ("500", "502", "503", "504", "reset", "truncated", "html200", "slow", "429")
 REFUSAL_KINDS = ("403",)  # scripted only, never drawn at random: the account refused (documented: trial expired)
 SCRIPTABLE_KINDS = FAULT_KINDS + REFUSAL_KINDS + PAGINATION_FAULTS
+STALL_PERIOD_S = 1.3  # not a whole second: stalls fall at every phase of the client's seconds
 UNAUTHORIZED_BODY = {"code": 401, "message": "No valid API key provided", "param": None}
 # No 403 was ever recorded: the shape of the recorded 401 and 429 bodies, with a message of our own (UNCONFIRMED).
 FORBIDDEN_BODY = {"code": 403, "message": "Forbidden", "param": None}
@@ -83,7 +84,7 @@ class Policies:
 
     def __init__(self, *, seed: int, api_key: str, rate_limit: int | None, max_connections: int | None,
                  latency_ms: float, jitter_ms: float, fault_rate: float, fault_kinds: tuple[str, ...],
-                 retry_after: int | None, slow_seconds: float) -> None:
+                 retry_after: int | None, slow_seconds: float, stall_ms: float = 0.0) -> None:
         unknown = set(fault_kinds) - set(SCRIPTABLE_KINDS)
         if unknown:
             raise ValueError(f"unknown fault kinds: {sorted(unknown)}")
@@ -94,6 +95,8 @@ class Policies:
         self.latency_ms, self.jitter_ms = latency_ms, jitter_ms
         self.fault_rate, self.fault_kinds = fault_rate, tuple(fault_kinds)
         self.retry_after, self.slow_seconds = retry_after, slow_seconds
+        self.stall_ms = stall_ms
+        self.started = time.monotonic()
         self.lock = threading.Lock()
         self.scripts: list[ScriptedFault] = []
         self.url_seen: dict[str, int] = defaultdict(int)
@@ -113,6 +116,15 @@ class Policies:
         except (ValueError, UnicodeDecodeError):
             return False
         return user == self.api_key and password in ("", self.api_key)
+
+    def stall(self) -> float:
+        """Seconds a request spends on its way before the limits count it. The way stalls for ``stall_ms`` every
+        ``STALL_PERIOD_S`` (a congested link, a paused process): what arrives during a stall is let through at its end,
+        all at once, as ChartMogul's clock would see a burst of late requests."""
+        if not self.stall_ms:
+            return 0.0
+        phase = (time.monotonic() - self.started) % STALL_PERIOD_S
+        return max(0.0, self.stall_ms / 1000 - phase)
 
     def enter(self) -> int | None:
         """Count an arriving request; None if admitted, else the status (503 or 429) to refuse it with.

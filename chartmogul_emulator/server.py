@@ -95,6 +95,9 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         emulator = self.server.emulator
         policies = emulator.policies
         template = emulator.api.template_of(path)
+        stalled = policies.stall()
+        if stalled:
+            time.sleep(stalled)
         refusal = policies.enter()
         if refusal is not None:
             body = TOO_MANY_CONNECTIONS_BODY if refusal == 503 else RATE_LIMITED_BODY
@@ -207,21 +210,23 @@ class Emulator:
 
     ``rate_limit`` (requests per sliding second) and ``max_connections`` (requests in flight) are off
     when None or 0. ``fault_rate`` draws ``fault_kinds`` at random; ``retry_after`` adds a ``Retry-After``
-    header to limiter 429s (the real API sends none); ``slow_seconds`` is the delay of a ``slow`` fault.
+    header to limiter 429s (the real API sends none); ``slow_seconds`` is the delay of a ``slow`` fault;
+    ``paging_shape`` is how lists say there is more (``api.PAGING_SHAPES``); ``stall_ms``: the way to the limits stalls
+    that long every 1.3 s, and lets what it held arrive at once (late requests, as ChartMogul's clock sees them).
     """
 
     def __init__(self, seed: int = 7, customers: int = 200, activities: int = 2000, api_key: str = "test-api-key",
                  rate_limit: int | None = None, max_connections: int | None = None, latency_ms: float = 0,
                  jitter_ms: float = 0, fault_rate: float = 0.0, fault_kinds: tuple[str, ...] = FAULT_KINDS,
-                 date_boundaries: str = "inclusive", retry_after: int | None = None, slow_seconds: float = 2.0,
-                 port: int = 0, account: Account | None = None) -> None:
+                 date_boundaries: str = "inclusive", paging_shape: str = "current", retry_after: int | None = None,
+                 slow_seconds: float = 2.0, stall_ms: float = 0.0, port: int = 0, account: Account | None = None) -> None:
         self.account = account or Account.build(seed, customers, activities)
-        self.api = Api(self.account, date_boundaries)
+        self.api = Api(self.account, date_boundaries, paging_shape)
         self.api_key = api_key
         self.policies = Policies(seed=seed, api_key=api_key, rate_limit=rate_limit,
                                  max_connections=max_connections, latency_ms=latency_ms, jitter_ms=jitter_ms,
                                  fault_rate=fault_rate, fault_kinds=tuple(fault_kinds), retry_after=retry_after,
-                                 slow_seconds=slow_seconds)
+                                 slow_seconds=slow_seconds, stall_ms=stall_ms)
         self.port = port
         self._server: EmulatorServer | None = None
         self._thread: threading.Thread | None = None

@@ -228,3 +228,54 @@ def test_unknown_fault_kind_is_refused(chartmogul_emulator: Emulator) -> None:
     reply = Client(chartmogul_emulator.url, api_key=None).request(
         "POST", "/_emulator/faults", body=b'{"path": "/v1/ping", "kind": "meteor"}')
     assert reply.status == 400
+
+
+def test_short_page_has_more_fault_serves_half_a_page_and_loses_no_record(chartmogul_emulator_factory) -> None:
+    emulator = chartmogul_emulator_factory(customers=50, activities=300)
+    emulator.script_fault(path="/v1/contacts", kind="short_page_has_more", nth=1)
+    records, bodies = Client(emulator.url).walk("/v1/contacts", per_page=10)
+    assert records == emulator.truth("/v1/contacts")
+    assert len(bodies[0]["entries"]) == 5 and bodies[0]["has_more"] is True
+    assert bodies[1]["entries"][0] == records[5]
+
+
+@pytest.mark.parametrize("path", ["/v1/customers", "/v1/subscription_events", "/v1/plans"])
+def test_the_meta_paging_shape_carries_has_more_and_cursor_only_inside_meta_on_every_page(
+        path: str, chartmogul_emulator_factory) -> None:
+    emulator = chartmogul_emulator_factory(customers=60, activities=300, paging_shape="meta")
+    client = Client(emulator.url)
+    truth, records_key = emulator.truth(path), {"/v1/plans": "plans", "/v1/subscription_events": "subscription_events"}.get(path, "entries")
+    records, cursor, pages = [], None, []
+    while True:
+        body = client.get(path, {"per_page": 2, **({"cursor": cursor} if cursor else {})}).json()
+        pages.append(body)
+        records += body[records_key]
+        if not body["meta"]["has_more"]:
+            break
+        cursor = body["meta"]["cursor"]
+    assert records == truth and len(pages) > 1
+    assert {tuple(sorted(body)) for body in pages} == {tuple(sorted([records_key, "meta"]))}
+    assert set(pages[0]["meta"]) == {"next_key", "prev_key", "before_key", "page", "total_pages", "has_more", "cursor"}
+
+
+@pytest.mark.parametrize("path,keys", [
+    ("/v1/customers", {"entries", "current_page", "total_pages", "has_more", "per_page", "page"}),  # customers_list__8
+    ("/v1/plans", {"plans", "current_page", "total_pages"}),                                          # plans__4
+    ("/v1/contacts", {"entries", "current_page", "total_pages"}),
+])
+def test_the_legacy_paging_shape_answers_page_counts_without_a_cursor(path: str, keys: set, chartmogul_emulator_factory) -> None:
+    emulator = chartmogul_emulator_factory(customers=60, activities=300, paging_shape="legacy")
+    body = Client(emulator.url).get(path, {"per_page": 7}).json()
+    assert set(body) == keys and (body["current_page"], body["total_pages"]) == (1, -(-len(emulator.truth(path)) // 7))
+
+
+def test_a_stall_holds_the_requests_that_arrive_during_it_until_its_end(chartmogul_emulator_factory) -> None:
+    emulator = chartmogul_emulator_factory(customers=20, activities=100, stall_ms=400)  # stalls at 0-0.4 s, 1.3-1.7 s, ...
+    client = Client(emulator.url)
+    started = time.monotonic()
+    assert client.get("/v1/plans").status == 200
+    held = time.monotonic() - started
+    time.sleep(max(0.0, 0.8 - (time.monotonic() - emulator.policies.started)))  # between two stalls
+    started = time.monotonic()
+    assert client.get("/v1/plans").status == 200
+    assert held > 0.2 and time.monotonic() - started < 0.2

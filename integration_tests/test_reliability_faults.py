@@ -8,9 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from airbyte_cdk.models import SyncMode
+from airbyte_cdk.sources.declarative.concurrent_declarative_source import ConcurrentDeclarativeSource
+from airbyte_cdk.test.catalog_builder import CatalogBuilder
+from airbyte_cdk.test.entrypoint_wrapper import read
 
 from integration_tests.connector_cli import STREAM_NAMES, as_multiset, ground_truth
 from integration_tests.reliability import CONFIG, SECRET_KEY, run_without_leaking
+from source_chartmogul.source import written_manifest
 
 SMALL = dict(customers=40, activities=400, api_key=SECRET_KEY)  # customer_subscriptions costs one request per customer
 TWO_PAGES = dict(customers=1000, activities=400, api_key=SECRET_KEY)  # 300 contacts: two pages, so a fault can hit page 2
@@ -92,8 +97,8 @@ def test_a_repeated_cursor_fails_the_stream_without_duplicating_a_record(chartmo
     stream_errors = [e for e in run.errors() if e.get("stream_descriptor")]
     assert [(e["stream_descriptor"]["name"], e["internal_message"]) for e in stream_errors] == [(
         "customers",
-        "Unable to parse duration string 'ChartMogul returned the cursor it was sent for customers: following it would"
-        " read the same page again; retry the sync later'",
+        "ChartMogul returned the cursor it was sent for customers: following it would read the same page again; retry"
+        " the sync later",
     )]
     emitted = run.records("customers")
     assert len(emitted) == len({c["uuid"] for c in emitted}) == 400, "pages 1 and 2 are delivered once each; the repeat is not followed"
@@ -108,8 +113,7 @@ def test_empty_pages_that_keep_repeating_the_cursor_fail_after_five(chartmogul_e
 
     assert run.returncode == 1
     assert [e["internal_message"] for e in run.errors() if e.get("stream_descriptor")] == [
-        "Unable to parse duration string 'ChartMogul kept answering empty pages with the same cursor for contacts"
-        " (5 times): retry the sync later'"
+        "ChartMogul kept answering empty pages with the same cursor for contacts (5 times): retry the sync later"
     ]
     assert sum(emulator.stats()["requests"]["/v1/contacts"].values()) == 1 + 6
 
@@ -155,3 +159,99 @@ def test_under_debug_failed_and_retried_requests_are_logged_with_the_key_masked(
     assert {request["url"].split("?")[0] for request in sent} == {f"{emulator.url}/v1/{name}" for name in ["contacts", "plans", "tasks", "plan_groups"]}
     statuses = sorted({m["data"]["status"] for m in debug if m["message"] == "Receiving response"})
     assert statuses == ["200", "403", "429", "500", "503"]
+
+
+# ---------------------------------------------------------------- the shapes in which a list says there is more
+MULTI_PAGE = dict(customers=1000, activities=4000, api_key=SECRET_KEY)  # customers, invoices, events, contacts, notes: several pages
+
+
+@pytest.mark.parametrize("seed", [13, 14])
+def test_every_stream_is_exact_when_lists_say_more_only_inside_meta(seed: int, chartmogul_emulator_factory: Any, tmp_path: Path) -> None:
+    # subscription_events__5 (Aug 2023): has_more and cursor inside `meta`, none at the top level; here on every page of every list
+    emulator = chartmogul_emulator_factory(seed=seed, paging_shape="meta", **MULTI_PAGE)
+    config = {**CONFIG, "base_url": emulator.url}
+    run = run_without_leaking("read", tmp_path, config)
+    assert emulator.stats()["requests"]["/v1/customers"] == {"200": 2 * 5}, "five pages, read by customers and by the parent router"
+    assert_exact(run, emulator, config, STREAM_NAMES)
+
+
+def pages_without_cursor(resource: str, pages: int) -> str:
+    return (f"ChartMogul answered page 1 of {pages} of {resource} without a cursor: the rest of the list can only be"
+            " asked by page number, which the API deprecates; retry the sync later")
+
+
+HAS_MORE_WITHOUT_CURSOR = "ChartMogul answered has_more true without a cursor for customers: the rest of the list cannot be read; retry the sync later"
+
+
+@pytest.mark.parametrize("seed", [15, 16])
+def test_lists_that_say_more_only_with_page_counts_fail_each_stream_naming_what_it_saw(seed: int, chartmogul_emulator_factory: Any, tmp_path: Path) -> None:
+    # plans__4, invoices__3 (page counts, no cursor), customers_list__8 (has_more, no cursor): the next page can only be
+    # asked with the deprecated `page`. Each list of several pages fails, naming what it saw; the others are exact.
+    emulator = chartmogul_emulator_factory(seed=seed, paging_shape="legacy", **MULTI_PAGE)
+    config = {**CONFIG, "base_url": emulator.url}
+    run = run_without_leaking("read", tmp_path, config)
+
+    assert run.returncode == 1
+    pages = {stream: -(-len(ground_truth(emulator, stream, config)) // 200) for stream in ("invoices", "subscription_events", "contacts", "customer_notes")}
+    assert {e["stream_descriptor"]["name"]: e["message"] for e in run.errors() if e.get("stream_descriptor")} == {
+        "customers": HAS_MORE_WITHOUT_CURSOR,
+        "customer_subscriptions": HAS_MORE_WITHOUT_CURSOR,  # its parent's list
+        **{stream: pages_without_cursor(stream, n) for stream, n in pages.items()},
+    }
+    assert min(pages.values()) >= 2
+    assert_exact_streams = [s for s in STREAM_NAMES if s not in ("customers", "customer_subscriptions", *pages)]
+    for stream in assert_exact_streams:
+        assert as_multiset(run.records(stream)) == as_multiset(ground_truth(emulator, stream, config)), stream
+
+
+@pytest.mark.parametrize("seed", [17, 18])
+def test_every_stream_is_exact_through_short_pages_that_say_has_more(seed: int, chartmogul_emulator_factory: Any, tmp_path: Path) -> None:
+    # A page shorter than per_page is not the end while has_more is true (customer subscriptions page by page number
+    # and are never served short by the emulator).
+    emulator = chartmogul_emulator_factory(seed=seed, fault_rate=0.3, fault_kinds=("short_page_has_more",), **MULTI_PAGE)
+    config = {**CONFIG, "base_url": emulator.url}
+    run = run_without_leaking("read", tmp_path, config)
+    assert emulator.stats()["faults"]["short_page_has_more"] > 100
+    assert_exact(run, emulator, config, STREAM_NAMES)
+
+
+@pytest.mark.parametrize("kind", ["html200", "truncated"])
+@pytest.mark.parametrize("nth", [1, 3], ids=["first page", "a middle page"])
+def test_a_bad_page_of_a_parent_list_is_read_again_and_parent_and_children_are_exact(
+    kind: str, nth: int, chartmogul_emulator_factory: Any, tmp_path: Path
+) -> None:
+    # customers (five pages) is the parent of customer_subscriptions, plan_groups (one page) of plan_group_plans. The
+    # CDK would cache a parent's bad 200 and replay it on every retry: the cache is off, the page is asked again.
+    emulator = chartmogul_emulator_factory(seed=19, **MULTI_PAGE)
+    emulator.script_fault("/v1/customers", kind, nth=nth)
+    emulator.script_fault("/v1/plan_groups", kind, nth=min(nth, 2))
+    config = {**CONFIG, "base_url": emulator.url}
+    streams = ["customers", "customer_subscriptions", "plan_groups", "plan_group_plans"]
+    run = run_without_leaking("read", tmp_path, config, streams=streams)
+    assert emulator.stats()["faults"] == {kind: 2}
+    assert emulator.stats()["requests"]["/v1/customers"] == {"200": 2 * 5 + 1}, "each list read twice, the bad page once more"
+    assert_exact(run, emulator, config, streams)
+
+
+@pytest.mark.parametrize("shape", ["meta", "legacy"])
+def test_the_manifest_alone_follows_and_fails_on_the_same_shapes(shape: str, chartmogul_emulator_factory: Any) -> None:
+    """The Connector Builder's view (no components.py): the same records, the same sentences, wrapped by duration()."""
+    emulator = chartmogul_emulator_factory(seed=20, paging_shape=shape, **MULTI_PAGE)
+    config = {**CONFIG, "base_url": emulator.url}
+    streams = ["customers", "invoices", "plans"]
+    catalog = CatalogBuilder()
+    for stream in streams:
+        catalog = catalog.with_stream(stream, SyncMode.full_refresh)
+    output = read(ConcurrentDeclarativeSource(source_config=written_manifest(), config=config, catalog=catalog.build()), config, catalog.build())
+
+    errors = {e.trace.error.stream_descriptor.name: e.trace.error.internal_message for e in output.errors if e.trace.error.stream_descriptor}
+    records = {stream: [r.record.data for r in output.records if r.record.stream == stream] for stream in streams}
+    if shape == "meta":
+        assert errors == {}
+        exact = streams
+    else:
+        assert errors == {"customers": f"Unable to parse duration string '{HAS_MORE_WITHOUT_CURSOR}'",
+                          "invoices": f"Unable to parse duration string '{pages_without_cursor('invoices', 5)}'"}
+        exact = ["plans"]
+    for stream in exact:
+        assert as_multiset(records[stream]) == as_multiset(ground_truth(emulator, stream, config)), stream

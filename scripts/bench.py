@@ -5,7 +5,10 @@ Modes (realistic and cpu by default; --mode picks, and may be repeated):
 * realistic: ChartMogul's limits (40 requests/s -> 429, 20 in flight -> 503), 200 +- 50 ms per request,
   20,000 customers and 200,000 activities;
 * cpu: no latency, no limits, 2,000 customers and 100,000 activities: what each connector costs per record;
-* rss1m: 1,000,000 activities, no latency, no limits, our connector only: its peak memory.
+* rss1m: 1,000,000 activities, no latency, no limits, our connector only: its peak memory;
+* full5k, full20k: every stream (all 17) of 5,000 or 20,000 customers at ChartMogul's limits and latency, our
+  connector only, with its default settings: the 429s and 503s it gets, the peak requests in a second, every stream's
+  records against the ground truth (customer_subscriptions alone is one request per customer).
 
 Each sync is a separate connector process (Airbyte protocol on stdout, RECORD messages counted as they stream) and
 the emulator is another one, so neither shares a GIL with what is measured. Per run: records per stream against the
@@ -67,6 +70,10 @@ BUSY_WARNING_PCT = 15  # CPU use by others before a run above which its figures 
 # Each connector's three streams, and the emulator endpoint each one reads (to attribute requests).
 OUR_STREAMS = {"customers": "/v1/customers", "activities": "/v1/activities",
                "customer_count": "/v1/metrics/customer-count"}
+# every stream's endpoint where it is not /v1/<stream name>
+ENDPOINTS = {**OUR_STREAMS, "key_metrics": "/v1/metrics/all", "mrr_metrics": "/v1/metrics/mrr",
+             "plan_group_plans": "/v1/plan_groups/{uuid}/plans",
+             "customer_subscriptions": "/v1/customers/{uuid}/subscriptions"}
 OFFICIAL_STREAMS = {"customers": "/v1/customers", "activities": "/v1/activities",
                     "customer_monthly_count": "/v1/metrics/customer-count"}
 OFFICIAL_PRIMARY_KEYS = {"customers": "id", "activities": "uuid", "customer_monthly_count": "date"}
@@ -90,6 +97,7 @@ class Mode:
     with_official: bool
     our_timeout_s: float
     official_timeout_s: float
+    all_streams: bool = False  # every stream of the catalog, not the three both connectors have
 
 
 MODES = {
@@ -102,6 +110,12 @@ MODES = {
     "rss1m": Mode("rss1m", customers=2_000, activities=1_000_000, quick_customers=500, quick_activities=100_000,
                   latency_ms=0, jitter_ms=0, limits=False, with_official=False,
                   our_timeout_s=1200, official_timeout_s=0),
+    "full5k": Mode("full5k", customers=5_000, activities=50_000, quick_customers=500, quick_activities=5_000,
+                   latency_ms=200, jitter_ms=50, limits=True, with_official=False, our_timeout_s=900,
+                   official_timeout_s=0, all_streams=True),
+    "full20k": Mode("full20k", customers=20_000, activities=200_000, quick_customers=2_000, quick_activities=20_000,
+                    latency_ms=200, jitter_ms=50, limits=True, with_official=False, our_timeout_s=2400,
+                    official_timeout_s=0, all_streams=True),
 }
 
 
@@ -189,6 +203,20 @@ class EmulatorProcess:
         self._control("POST", "reset-stats")
 
 
+def expected_counts_of_every_stream(customers: int, activities: int) -> dict[str, dict[str, int]]:
+    """Ground truth of every stream, as the integration tests define it, rendered by the emulator's own model."""
+    from chartmogul_emulator.account import Account
+    from chartmogul_emulator.api import Api
+    from integration_tests.connector_cli import STREAM_NAMES, ground_truth
+
+    class Model:  # what ground_truth asks of an emulator, without serving HTTP
+        def __init__(self) -> None:
+            self.truth = Api(Account.build(SEED, customers, activities)).list_records
+
+    model, config = Model(), {"start_date": START_DATE, "end_date": END_DATE}
+    return {"ours": {stream: len(ground_truth(model, stream, config)) for stream in STREAM_NAMES}}  # type: ignore[arg-type]
+
+
 def expected_counts(customers: int, activities: int, official_end_day: str) -> dict[str, dict[str, int]]:
     """Ground truth, from the emulator's own model of the same seed and sizes (run in a separate process: building
     the account takes seconds and memory the harness should not hold while it measures).
@@ -234,8 +262,10 @@ def our_connector(base_url: str, mode: Mode, concurrency: int | None) -> Connect
     if concurrency is not None:
         config["concurrency_level"] = concurrency
     entries = json.loads((ROOT / "integration_tests" / "configured_catalog.json").read_text())["streams"]
-    catalog = {"streams": [entry for entry in entries if entry["stream"]["name"] in OUR_STREAMS]}
-    return Connector("ours", [str(OUR_VENV / "bin" / "source-chartmogul")], OUR_STREAMS, config, catalog)
+    streams = {entry["stream"]["name"]: ENDPOINTS.get(entry["stream"]["name"], f"/v1/{entry['stream']['name']}")
+               for entry in entries} if mode.all_streams else OUR_STREAMS
+    catalog = {"streams": [entry for entry in entries if entry["stream"]["name"] in streams]}
+    return Connector("ours", [str(OUR_VENV / "bin" / "source-chartmogul")], streams, config, catalog)
 
 
 def official_connector(venv: Path) -> Connector:
@@ -674,7 +704,8 @@ def run_mode(mode: Mode, args: argparse.Namespace, official_venv: Path | None, p
 
     print(f"\n[{mode.name}] starting the emulator ({customers:,} customers, {activities:,} activities) ...", flush=True)
     today = dt.datetime.now(dt.timezone.utc).date().isoformat()
-    truth = pool.submit(expected_counts, customers, activities, today)
+    truth = (pool.submit(expected_counts_of_every_stream, customers, activities) if mode.all_streams
+             else pool.submit(expected_counts, customers, activities, today))
     runs: list[RunResult] = []
     with (EmulatorProcess(mode, customers, activities, log_dir / "emulator.stderr.log") as emulator,
           tempfile.TemporaryDirectory() as scratch):
@@ -691,6 +722,7 @@ def run_mode(mode: Mode, args: argparse.Namespace, official_venv: Path | None, p
                 failure = f" -- FAILED: {result.error}" if result.error else ""
                 print(f"{result.wall_s:.1f} s, {result.records_total:,} records, {result.requests_total:,} requests, "
                       f"{result.rate_limited_429} x 429, {result.connection_limited_503} x 503, "
+                      f"peak {result.peak_requests_per_second}/s, "
                       f"RSS {result.peak_rss_mb:.0f} MB, CPUs {result.cpu_busy_before_pct:.0f} % busy before{failure}",
                       flush=True)
     by_connector = {label: [r for r in runs if r.connector == label] for label in ("ours", "official")}
@@ -718,7 +750,8 @@ def interrupt(signum: int, frame: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mode", action="append", choices=list(MODES),
-                        help="realistic, cpu or rss1m; repeat for several (default: realistic and cpu)")
+                        help="realistic, cpu, rss1m, full5k or full20k; repeat for several (default: realistic "
+                             "and cpu)")
     parser.add_argument("--runs", type=int, default=3, help="syncs per connector and mode (default 3)")
     parser.add_argument("--official-runs", type=int, default=None,
                         help="syncs of the official connector (default: 1 in realistic mode, --runs in cpu mode)")

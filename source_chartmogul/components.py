@@ -2,13 +2,14 @@
 
 The manifest states each rule declaratively, so that it imports into the Connector Builder on its own. What runs for
 every record and page is most of what limits an activities sync on one core (py-spy, `make bench --mode cpu`):
-source.py swaps in these equivalents, and the tests hold both to the same records and states.
+source.py swaps in these equivalents, and the tests hold both to the same records and states. The pagination rules are
+here for another reason: the manifest can fail a stream only through a macro that garbles the sentence.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import InitVar, dataclass
 from typing import Any, Generator, Iterable, Mapping, MutableMapping, Optional
 
 import orjson
@@ -16,10 +17,13 @@ import requests
 from airbyte_cdk.sources.declarative.decoders.json_decoder import JsonDecoder
 from airbyte_cdk.sources.declarative.extractors.dpath_extractor import DpathExtractor
 from airbyte_cdk.sources.declarative.extractors.record_filter import RecordFilter
+from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.declarative.requesters.error_handlers.http_response_filter import HttpResponseFilter
+from airbyte_cdk.sources.declarative.requesters.paginators.strategies.pagination_strategy import PaginationStrategy
 from airbyte_cdk.sources.streams.concurrent.cursor import ConcurrentCursor
 from airbyte_cdk.sources.streams.concurrent.partitions.partition import Partition
-from airbyte_cdk.sources.types import Record, StreamSlice
+from airbyte_cdk.sources.types import Config, Record, StreamSlice
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 
 @dataclass
@@ -147,3 +151,74 @@ class OncePerResponseJsonDecoder(JsonDecoder):
             yield from body or [{}]
         else:
             yield body
+
+
+EMPTY_REPEATS_FOLLOWED = 5  # empty pages repeating the cursor sent (nothing ready yet) followed before giving up
+
+
+def _stop(sentence: str) -> AirbyteTracedException:
+    return AirbyteTracedException(message=sentence, internal_message=sentence, failure_type=FailureType.transient_error)
+
+
+@dataclass
+class ChartMogulPagination(PaginationStrategy):
+    """The rules of the manifest's `definitions.cursor_paginator` (read its comments), failing with their sentences
+    as the CDK's own error: the manifest can only fail through the duration() macro, which wraps each sentence in
+    "Unable to parse duration string '...'". Tests hold the two to the same tokens, ends and sentences."""
+
+    config: Config
+    parameters: InitVar[Mapping[str, Any]]
+    page_size: int = 200
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        self._resource: str = parameters["resource"]
+        self._records_key: Optional[str] = parameters.get("records_key")
+
+    @property
+    def initial_token(self) -> Optional[Any]:
+        return None
+
+    def get_page_size(self) -> Optional[int]:
+        return self.page_size
+
+    def next_page_token(
+        self,
+        response: requests.Response,
+        last_page_size: int,
+        last_record: Optional[Record],
+        last_page_token_value: Optional[Any] = None,
+        page_size_override: Optional[int] = None,
+        stream_slice: Optional[StreamSlice] = None,
+    ) -> Optional[Any]:
+        body = next(iter(OncePerResponseJsonDecoder().decode(response)))  # what the manifest's expressions see
+        meta = body.get("meta") if isinstance(body.get("meta"), Mapping) else {}
+
+        def hint(key: str, meta_key: str) -> Any:
+            return body[key] if key in body else meta.get(meta_key)
+
+        has_more, cursor = hint("has_more", "has_more"), hint("cursor", "cursor")
+        page, total_pages = hint("current_page", "page"), hint("total_pages", "total_pages")
+        counted = all(isinstance(n, int) and not isinstance(n, bool) for n in (page, total_pages))
+        more = has_more if has_more is not None else (page < total_pages if counted else cursor)
+        where = self._resource.format_map(stream_slice or {})
+        memory = stream_slice.extra_fields if stream_slice is not None else {}
+        repeats = memory.get("chartmogul_empty_repeats", 0) + 1 if cursor == last_page_token_value else 0
+        if has_more is None and not counted and not cursor:
+            raise _stop(f"ChartMogul answered {where} without has_more, a cursor or page counts: whether the list goes"
+                        " on is unknown; retry the sync later")
+        if not more:
+            return None
+        if not cursor and has_more is None:
+            raise _stop(f"ChartMogul answered page {page} of {total_pages} of {where} without a cursor: the rest of the"
+                        " list can only be asked by page number, which the API deprecates; retry the sync later")
+        if not cursor:
+            raise _stop(f"ChartMogul answered has_more true without a cursor for {where}: the rest of the list cannot be"
+                        " read; retry the sync later")
+        if cursor == last_page_token_value and body.get(self._records_key):
+            raise _stop(f"ChartMogul returned the cursor it was sent for {where}: following it would read the same page"
+                        " again; retry the sync later")
+        if repeats > EMPTY_REPEATS_FOLLOWED:
+            raise _stop(f"ChartMogul kept answering empty pages with the same cursor for {where}"
+                        f" ({EMPTY_REPEATS_FOLLOWED} times): retry the sync later")
+        memory["chartmogul_empty_repeats"] = repeats
+        return cursor

@@ -49,6 +49,9 @@ class SourceChartmogul(YamlDeclarativeSource):
         for extractor in (manifest["definitions"]["record_selector"]["extractor"],
                           manifest["definitions"]["metric_stream"]["retriever"]["record_selector"]["extractor"]):
             extractor.update(_ours("CustomRecordExtractor", "TopLevelKeyExtractor"))
+        paging = manifest["definitions"]["cursor_paginator"]  # the same rules, failing without the duration() wrapper
+        paging["pagination_strategy"] = {**_ours("CustomPaginationStrategy", "ChartMogulPagination"),
+                                         "page_size": paging["pagination_strategy"]["page_size"]}
         for shape in ("list_stream", "metric_stream", "one_response_stream"):  # every stream's retriever is one of these
             manifest["definitions"][shape]["retriever"]["decoder"] = _ours("CustomDecoder", "OncePerResponseJsonDecoder")
         return manifest

@@ -11,11 +11,13 @@ from airbyte_cdk.sources.declarative.decoders.json_decoder import JsonDecoder
 from airbyte_cdk.sources.declarative.extractors.dpath_extractor import DpathExtractor
 from airbyte_cdk.sources.declarative.extractors.record_filter import RecordFilter
 from airbyte_cdk.sources.declarative.requesters.error_handlers.http_response_filter import HttpResponseFilter
+from airbyte_cdk.sources.declarative.requesters.paginators.strategies.cursor_pagination_strategy import CursorPaginationStrategy
 from airbyte_cdk.sources.types import StreamSlice
 
 from source_chartmogul import SourceChartmogul
 from source_chartmogul.components import (
     ActivityWindowFilter,
+    ChartMogulPagination,
     OncePerResponseJsonDecoder,
     TopLevelKeyExtractor,
     json_body_or_empty,
@@ -146,3 +148,104 @@ def test_the_installed_connector_parses_each_page_once_for_the_body_check_the_ex
     body = json_body_or_empty(response)
     response._content = b"{}"  # a second parse would now see another body
     assert list(OncePerResponseJsonDecoder().decode(response)) == [body] and body["entries"]
+
+
+def paginate(strategy: Any, pages: list[dict[str, Any]], resource: str = "customers") -> list[Any]:
+    """What a strategy answers to each page of one partition in turn: the token sent next, None (the end), or the
+    sentence it fails with (the manifest's unwrapped from the duration() macro that raises it)."""
+    partition = StreamSlice(partition={"customer_uuid": "cus_1"}, cursor_slice={}, extra_fields={})
+    answers, sent = [], None
+    for body in pages:
+        try:
+            sent = strategy.next_page_token(response_with(json.dumps(body).encode()), len(body.get("entries", [])), None,
+                                            sent, stream_slice=partition)
+        except Exception as error:  # noqa: BLE001 - the two strategies raise different types with the same sentence
+            text = getattr(error, "message", None) or str(error)
+            answers.append(text.removeprefix("Unable to parse duration string '").removesuffix("'"))
+            break
+        answers.append(sent)
+        if sent is None:
+            break
+    return answers
+
+
+def both_strategies(resource: str) -> tuple[Any, Any]:
+    parameters = {"resource": resource, "records_key": "entries"}
+    written = written_manifest()["definitions"]["cursor_paginator"]["pagination_strategy"]
+    manifest = CursorPaginationStrategy(cursor_value=written["cursor_value"], stop_condition=written["stop_condition"],
+                                        page_size=written["page_size"], config={}, parameters=parameters)
+    return manifest, ChartMogulPagination(config={}, parameters=parameters)
+
+
+def recorded_page(name: str) -> dict[str, Any]:
+    body = json.loads(recorded_text(name))
+    records_key = next(key for key, value in body.items() if isinstance(value, list))
+    return {("entries" if key == records_key else key): value for key, value in body.items()}
+
+
+ENTRY = [{"uuid": "a"}]
+MORE, DONE = {"entries": ENTRY, "has_more": True, "cursor": "c1"}, {"entries": ENTRY, "has_more": False, "cursor": "c2"}
+PAGE_CHAINS = {
+    # every recorded list page, alone: follow its cursor, end, or fail naming what it saw
+    **{name: [recorded_page(name)] for name in (
+        "customers_list__1", "customers_list__3", "customers_list__4", "customers_list__6", "customers_list__8",
+        "customer_subscriptions__6", "customer_subscriptions__9", "import_customer_subscriptions__5",
+        "import_customer_subscriptions__6", "import_customer_subscriptions__7", "invoices__1", "invoices__3",
+        "plan_group_plans__4", "plan_groups__4", "plan_groups__5", "plans__4", "customer_invoices__4",
+        "subscription_events__1", "subscription_events__2", "subscription_events__3", "subscription_events__5",
+        "subscription_events__7", "contacts__3", "activities__3")},
+    "cursor then end": [MORE, DONE],
+    "meta cursor then end": [{"entries": ENTRY, "meta": {"has_more": True, "cursor": "m1"}},
+                             {"entries": ENTRY, "meta": {"has_more": False, "cursor": "m2"}}],
+    "a cursor without has_more is followed": [{"entries": ENTRY, "cursor": "c1"}, DONE],
+    "page counts that say more, with a cursor": [{"entries": ENTRY, "current_page": 1, "total_pages": 3, "cursor": "c1"}, DONE],
+    "no hint at all": [{"entries": ENTRY}],
+    "has_more without a cursor": [{"entries": ENTRY, "has_more": True, "cursor": None}],
+    "a repeated cursor on a full page": [MORE, MORE],
+    "empty pages repeating the cursor, five followed": [MORE] + [{"entries": [], "has_more": True, "cursor": "c1"}] * 5 + [DONE],
+    "empty pages repeating the cursor, a sixth fails": [MORE] + [{"entries": [], "has_more": True, "cursor": "c1"}] * 6,
+}
+
+
+@pytest.mark.parametrize("pages", PAGE_CHAINS.values(), ids=PAGE_CHAINS.keys())
+@pytest.mark.parametrize("resource", ["customers", "customers/{customer_uuid}/subscriptions"])
+def test_the_python_pagination_follows_ends_and_fails_exactly_as_the_manifests_rules(pages: list[dict], resource: str) -> None:
+    manifest, python = both_strategies(resource)
+    assert paginate(python, pages) == paginate(manifest, pages)
+
+
+def test_each_shape_of_more_is_followed_ended_or_failed_with_its_sentence() -> None:
+    _, python = both_strategies("customers/{customer_uuid}/subscriptions")
+    retry = "retry the sync later"
+    assert {name: paginate(python, pages) for name, pages in PAGE_CHAINS.items() if name in (
+        "subscription_events__5", "subscription_events__7", "subscription_events__2", "customers_list__8",
+        "import_customer_subscriptions__5", "import_customer_subscriptions__7", "no hint at all",
+        "a repeated cursor on a full page", "empty pages repeating the cursor, five followed",
+        "empty pages repeating the cursor, a sixth fails", "a cursor without has_more is followed")} == {
+        "subscription_events__5": [recorded_page("subscription_events__5")["meta"]["cursor"]],  # has_more, cursor in meta
+        "subscription_events__7": [f"ChartMogul answered page 1 of 427 of customers/cus_1/subscriptions without a cursor:"
+                                   f" the rest of the list can only be asked by page number, which the API deprecates; {retry}"],
+        "subscription_events__2": [None],            # page 0 of 0: an empty list
+        "customers_list__8": [f"ChartMogul answered has_more true without a cursor for customers/cus_1/subscriptions: the"
+                              f" rest of the list cannot be read; {retry}"],
+        "import_customer_subscriptions__5": [None],  # has_more false with a cursor and total_pages 0: the last page
+        "import_customer_subscriptions__7": [None],  # page 2 of 2, no cursor
+        "no hint at all": [f"ChartMogul answered customers/cus_1/subscriptions without has_more, a cursor or page counts:"
+                           f" whether the list goes on is unknown; {retry}"],
+        "a repeated cursor on a full page": ["c1", f"ChartMogul returned the cursor it was sent for"
+                                             f" customers/cus_1/subscriptions: following it would read the same page again; {retry}"],
+        "empty pages repeating the cursor, five followed": ["c1"] * 6 + [None],
+        "empty pages repeating the cursor, a sixth fails": ["c1"] * 6 + [f"ChartMogul kept answering empty pages with the"
+                                                                         f" same cursor for customers/cus_1/subscriptions (5 times): {retry}"],
+        "a cursor without has_more is followed": ["c1", None],
+    }
+
+
+def test_the_installed_connector_paginates_in_python_and_the_manifest_file_keeps_its_rules() -> None:
+    strategies = {name: stream["retriever"].get("paginator", {}).get("pagination_strategy")
+                  for name, stream in installed_manifest()["definitions"]["streams"].items()}
+    assert {name for name, strategy in strategies.items() if strategy is None} == {
+        "account", "data_sources", "customer_count", "key_metrics", "mrr_metrics"}
+    assert {(s["type"], s["class_name"], s["page_size"]) for s in strategies.values() if s} == {
+        ("CustomPaginationStrategy", "source_chartmogul.components.ChartMogulPagination", 200)}
+    assert written_manifest()["definitions"]["cursor_paginator"]["pagination_strategy"]["type"] == "CursorPagination"
