@@ -75,9 +75,9 @@ def _project_files() -> list[str]:
     return [name for name in listed if (ROOT / name).is_file()]
 
 
-# A path out of the repository: the shared folder beside it (its recorded bodies, its reference notes), or this
-# machine's work folder ([k] keeps this line from matching itself).
-OUTSIDE_PATH = re.compile(r"\.\./shared|shared/(fixtures|reference)|/wor[k]/|parent\s*/\s*\"shared\"")
+# A path out of the repository: the shared folder beside it (its recorded bodies, its reference notes, by path or by
+# name), or this machine's work folder ([k] and [.] keep this line from matching itself).
+OUTSIDE_PATH = re.compile(r"\.\./shared|shared/(fixtures|reference)|/wor[k]/|parent\s*/\s*\"shared\"|(chartmogul-api|airbyte-cdk-7)[.]md")
 PARENTS_INDEX = re.compile(r"parents\[(\d+)\]")
 
 
