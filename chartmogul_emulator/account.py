@@ -32,6 +32,11 @@ from hashes, not from the seeded generator, so the rest of the account is what i
 records still count in the metrics (a simplification). Each customer belongs to one metrics segment: the country of
 its address, its currency and the plan of its first subscription (``geo``, ``filters``, ``plans``).
 
+Simulated days (``simulate_day``): the account has a clock (``now``, the end of the history at first) from which
+active subscriptions' billing periods (``end-date``) are measured. A day moves it on 24 hours: a share of the customers
+get one change each by the history's rule (activities appended after all earlier ones, so every earlier activity keeps
+its rank, UUID and cursor), and every active subscription whose period ends that day renews without an activity.
+
 Timestamps are integer UTC epoch seconds (milliseconds for ``created_at`` style fields) and are
 formatted per resource exactly as the real API does (see ``format_*`` below).
 """
