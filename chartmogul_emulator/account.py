@@ -48,8 +48,8 @@ import hashlib
 import random
 import time
 from array import array
-from bisect import bisect_right
-from dataclasses import dataclass, field, replace
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Any, Sequence
 
@@ -223,6 +223,11 @@ class Invoice:
     edits: int = 0
 
 
+def invoice_order(v: Invoice) -> tuple[int, str]:
+    """Invoices are listed newest created first."""
+    return -v.created_ms, v.uuid
+
+
 @dataclass(frozen=True)
 class SimulatedDay:
     """The ground truth of one simulated day (``Account.simulate_day``): what a daily sync must pick up."""
@@ -232,6 +237,7 @@ class SimulatedDay:
     customers_with_activities: tuple[int, ...]  # customer indexes, ascending
     renewed_subscriptions: tuple[int, ...]  # active subscriptions whose billing period ended that day (ascending)
     customers_renewed_only: tuple[int, ...]  # their customers without an activity that day: changed, no activity
+    invoices: tuple[str, ...]  # uuids of the invoices of the day's new subscriptions
 
 
 @dataclass(frozen=True)
@@ -513,23 +519,26 @@ class Account:
 
     def _build_invoices(self) -> None:
         """About one invoice per customer: each customer's first subscription, plus a share of later ones."""
-        rng = self.rng
-        drafts = []
-        for n, sub in enumerate(self.subscriptions):
-            if n != self.customers[sub.customer].subscriptions[0] and rng.random() > 0.2:
-                continue
-            date_ms = sub.start * 1000
-            drafts.append(Invoice(uuid=f"inv_{self._uuid('inv', n)}", external_id=f"INV-{n:07d}",
-                                  customer=sub.customer, subscription=n, date_ms=date_ms,
-                                  has_due_date=rng.random() < 0.7, one_time_item=rng.random() < 0.2,
-                                  transactions=rng.choice((0, 1, 1, 1, 2)),
-                                  created_ms=date_ms + rng.randint(0, 3 * DAY * 1000)))
-        drafts = [replace(v, disabled_ms=v.created_ms + 5 * DAY * 1000 if share(self.seed, 6, "inv-off", v.uuid) else None,
-                          one_time_item_disabled=v.one_time_item and share(self.seed, 25, "li-off", v.uuid),
-                          invalid=share(self.seed, 5, "inv-invalid", v.uuid),
-                          edits=1 + int(v.uuid[4], 16) % 3 if share(self.seed, 15, "inv-edit", v.uuid) else 0)
-                  for v in drafts]
-        self.invoices = sorted(drafts, key=lambda v: (-v.created_ms, v.uuid))
+        drafts = [self._invoice_of(n, self.rng) for n in range(len(self.subscriptions))]
+        self.invoices = sorted((v for v in drafts if v is not None), key=invoice_order)
+
+    def _invoice_of(self, n: int, rng: random.Random) -> Invoice | None:
+        """The invoice of subscription ``n``, if it has one (always for a customer's first subscription)."""
+        sub = self.subscriptions[n]
+        if n != self.customers[sub.customer].subscriptions[0] and rng.random() > 0.2:
+            return None
+        date_ms = sub.start * 1000
+        uuid = f"inv_{self._uuid('inv', n)}"
+        has_due_date, one_time_item = rng.random() < 0.7, rng.random() < 0.2
+        transactions = rng.choice((0, 1, 1, 1, 2))
+        created_ms = date_ms + rng.randint(0, 3 * DAY * 1000)
+        return Invoice(uuid=uuid, external_id=f"INV-{n:07d}", customer=sub.customer, subscription=n, date_ms=date_ms,
+                       has_due_date=has_due_date, one_time_item=one_time_item, transactions=transactions,
+                       created_ms=created_ms,
+                       disabled_ms=created_ms + 5 * DAY * 1000 if share(self.seed, 6, "inv-off", uuid) else None,
+                       one_time_item_disabled=one_time_item and share(self.seed, 25, "li-off", uuid),
+                       invalid=share(self.seed, 5, "inv-invalid", uuid),
+                       edits=1 + int(uuid[4], 16) % 3 if share(self.seed, 15, "inv-edit", uuid) else 0)
 
     def _build_crm(self) -> None:
         rng = self.rng
@@ -602,10 +611,12 @@ class Account:
         subscription change each that day by the history's own rule (``_apply_change``): a lead signs up
         (``new_biz``), a cancelled customer comes back (``reactivation``), the others expand, contract or churn.
         Every subscription still active whose billing period ends that day renews without an activity: its
-        ``end-date`` moves on (that follows from the clock, see ``period_end``). Invoices are left alone."""
+        ``end-date`` moves on (that follows from the clock, see ``period_end``). A new subscription gets an invoice by
+        the history's rule (``_invoice_of``); a renewal gets none (the history has about one invoice per customer)."""
         if not 0 <= share <= 1:
             raise ValueError(f"share must be between 0 and 1, got {share}")
         before, start, end = self.now, self.now + 1, self.now + DAY
+        first_subscription = len(self.subscriptions)
         rng = random.Random(repr((self.seed if seed is None else seed, "day", format_day(end))))
         changes = []
         for cust in sorted(rng.sample(range(len(self.customers)), round(share * len(self.customers)))):
@@ -632,12 +643,19 @@ class Account:
         cycles = [CYCLE_SECONDS[p.interval_unit] * p.interval_count for p in self.plans]
         renewed = tuple(n for n, s in enumerate(self.subscriptions) if s.end is None and s.start <= before
                         and s.start + cycles[s.plan] * ((before - s.start) // cycles[s.plan] + 1) <= end)
+        invoices = [v for n in range(first_subscription, len(self.subscriptions))
+                    if (v := self._invoice_of(n, rng)) is not None]
+        for v in invoices:
+            at = bisect_left(self.invoices, invoice_order(v), key=invoice_order)
+            self.invoices.insert(at, v)
+            self.invoice_records.insert(at, self._render_invoice(at))
         changed = sorted({change[2] for change in changes})
         for cust in changed:
             self.customer_records[cust] = self._render_customer(cust)
         self.now = end
         day = SimulatedDay(start, end, range(first, self.activity_count), tuple(changed), renewed,
-                           tuple(sorted({self.subscriptions[n].customer for n in renewed} - set(changed))))
+                           tuple(sorted({self.subscriptions[n].customer for n in renewed} - set(changed))),
+                           tuple(v.uuid for v in invoices))
         self.days.append(day)
         return day
 

@@ -278,7 +278,7 @@ class Emulator:
     def simulate_day(self, share: float = 0.01, seed: int | None = None) -> dict[str, Any]:
         """Simulate a day in the account (``Account.simulate_day``) and serve it; answers the day's ground truth:
         the new activities' UUIDs, the customers with activities, the subscriptions renewed (their ``end-date``
-        moved) and the customers changed without an activity, as uuids. Call it between syncs: a request in flight
+        moved), the customers changed without an activity and the new invoices, as uuids. Call it between syncs: a request in flight
         meanwhile may see part of the day."""
         a = self.account
         day = a.simulate_day(share, seed)
@@ -289,7 +289,8 @@ class Emulator:
                 "activities": [a.activity_uuid(r) for r in day.activity_ranks],
                 "customers_with_activities": [a.customers[c].uuid for c in day.customers_with_activities],
                 "renewed_subscriptions": [a.subscriptions[n].uuid for n in day.renewed_subscriptions],
-                "customers_renewed_only": [a.customers[c].uuid for c in day.customers_renewed_only]}
+                "customers_renewed_only": [a.customers[c].uuid for c in day.customers_renewed_only],
+                "invoices": list(day.invoices)}
 
     def script_fault(self, path: str, kind: str, nth: int = 1, times: int = 1) -> None:
         """Serve ``kind`` to the ``nth`` .. ``nth+times-1`` requests to ``path`` (counted from now on)."""

@@ -23,11 +23,12 @@ HISTORY_END = dt.datetime(2025, 12, 31, 23, 59, 59, tzinfo=dt.timezone.utc).time
 DAY = 86400
 SHARE = 0.2  # of 150 customers: 30 a day, enough for every kind of change to occur
 # Lists whose records no day touches.
-UNTOUCHED_LISTS = ("/v1/invoices", "/v1/plans", "/v1/plan_groups", "/v1/contacts", "/v1/customer_notes",
+UNTOUCHED_LISTS = ("/v1/plans", "/v1/plan_groups", "/v1/contacts", "/v1/customer_notes",
                    "/v1/opportunities", "/v1/tasks", "/v1/data_sources", "/v1/account")
 PER_CUSTOMER = ("/v1/customers/{uuid}/subscriptions", "/v1/customers/{uuid}/activities",
                 "/v1/import/customers/{uuid}/subscriptions", "/v1/import/customers/{uuid}/invoices",
                 "/v1/customers/{uuid}/contacts", "/v1/customers/{uuid}/attributes")
+ALL_INVOICES = {"with_disabled": "true", "validation_type": "all"}
 HISTORY_METRICS = {"start-date": "2019-01-01", "end-date": "2025-12-31", "interval": "month"}
 
 
@@ -38,9 +39,10 @@ def epoch(text: str) -> float:
 def snapshot(emulator: Emulator) -> dict[str, Any]:
     """Every endpoint's ground truth, per customer too."""
     state: dict[str, Any] = {path: emulator.truth(path) for path in
-                             UNTOUCHED_LISTS + ("/v1/customers", "/v1/activities", "/v1/subscription_events")}
+                             UNTOUCHED_LISTS + ("/v1/customers", "/v1/activities", "/v1/subscription_events", "/v1/invoices")}
     state["history metrics"] = emulator.truth("/v1/metrics/all", HISTORY_METRICS)
     state["all subscription events"] = emulator.truth("/v1/subscription_events", {"with_disabled": "true"})
+    state["all invoices"] = emulator.truth("/v1/invoices", ALL_INVOICES)
     for customer in emulator.account.customers:
         for template in PER_CUSTOMER:
             state[template, customer.uuid] = emulator.truth(template.replace("{uuid}", customer.uuid))
@@ -99,6 +101,26 @@ def test_subscription_events_gain_exactly_one_event_per_new_activity_newest_firs
         before["/v1/subscription_events"]
     assert [e["event_date"] for e in added] == sorted((e["event_date"] for e in added), reverse=True)
     assert all("2026-01-01T00:00:00Z" <= e["event_date"] <= "2026-01-01T23:59:59Z" for e in added)
+
+
+def test_invoices_gain_exactly_the_invoices_of_the_days_new_subscriptions(emulator: Emulator, one_day) -> None:
+    before, day, after = one_day
+    new = [v for v in after["all invoices"] if v["uuid"] in day["invoices"]]
+    assert [v for v in after["all invoices"] if v["uuid"] not in day["invoices"]] == before["all invoices"]
+    assert len(new) == len(day["invoices"]) >= 5  # every lead signing up gets one, for its first subscription
+    assert [v["uuid"] for v in after["/v1/invoices"] if v["uuid"] not in day["invoices"]] == \
+        [v["uuid"] for v in before["/v1/invoices"]]
+    started = {s["uuid"]: s for uuid in day["customers_with_activities"]
+               for s in after["/v1/customers/{uuid}/subscriptions", uuid] if s["start-date"].startswith("2026-01-01")}
+    by_external_id = {s["external_id"]: s for s in started.values()}
+    listed = {v["uuid"] for v in after["/v1/invoices"]}  # enabled and valid ones
+    for invoice in new:
+        assert invoice["customer_uuid"] in day["customers_with_activities"]
+        subscription = by_external_id[invoice["line_items"][0]["subscription_external_id"]]
+        assert invoice["date"][:19] == subscription["start-date"][:19]
+        imported = after["/v1/import/customers/{uuid}/invoices", invoice["customer_uuid"]]
+        assert (invoice["uuid"] in {v["uuid"] for v in imported}) == (invoice["uuid"] in listed)
+    assert listed & set(day["invoices"])
 
 
 def test_customers_without_a_change_are_served_exactly_as_before(emulator: Emulator, one_day) -> None:
@@ -194,6 +216,7 @@ def test_new_records_have_only_recorded_shapes(emulator: Emulator, one_day) -> N
     _, day, after = one_day
     allowed = allowed_pairs()
     checked = [("activity", a) for a in after["/v1/activities"] if a["uuid"] in day["activities"]]
+    checked += [("invoice", v) for v in after["/v1/invoices"] if v["uuid"] in day["invoices"]]
     checked += [("customer", c) for c in after["/v1/customers"] if c["uuid"] in day["customers_with_activities"]]
     for uuid in day["customers_with_activities"]:
         for template in PER_CUSTOMER[:3]:
