@@ -91,7 +91,7 @@ def test_a_cursor_kept_from_before_the_day_resumes_with_exactly_the_days_activit
     assert [a["uuid"] for a in resumed] == day["activities"]
 
 
-def test_subscription_events_gain_exactly_one_event_per_new_activity_newest_first(one_day) -> None:
+def test_subscription_events_gain_exactly_one_event_per_new_activity_newest_first(emulator: Emulator, one_day) -> None:
     before, day, after = one_day
     old, new = before["all subscription events"], after["all subscription events"]
     added = new[:len(new) - len(old)]
@@ -101,6 +101,8 @@ def test_subscription_events_gain_exactly_one_event_per_new_activity_newest_firs
         before["/v1/subscription_events"]
     assert [e["event_date"] for e in added] == sorted((e["event_date"] for e in added), reverse=True)
     assert all("2026-01-01T00:00:00Z" <= e["event_date"] <= "2026-01-01T23:59:59Z" for e in added)
+    meta = Client(emulator.url).get("/v1/subscription_events").json()["meta"]
+    assert meta["before_key"] == "2026-01-01T23:59:59.000Z"  # the request's time: the account's clock
 
 
 def test_invoices_gain_exactly_the_invoices_of_the_days_new_subscriptions(emulator: Emulator, one_day) -> None:
