@@ -501,8 +501,7 @@ class Account:
     def _build_indexes(self) -> None:
         n = len(self.act_date)
         self.cum_mrr = array("q", accumulate(self.act_movement))
-        step = ACTIVE_STEP
-        self.cum_active = array("q", accumulate(step.get(t, 0) for t in self.act_type))
+        self.cum_active = array("q", accumulate(ACTIVE_STEP.get(t, 0) for t in self.act_type))
         for kind in range(len(ACTIVITY_TYPES)):
             self.cum_movement.append(array("q", accumulate(
                 m if t == kind else 0 for t, m in zip(self.act_type, self.act_movement))))
@@ -640,9 +639,8 @@ class Account:
             self.act_mrr.append(mrr)
             self.act_subscription.append(sub_index)
         self._extend_indexes(first)
-        cycles = [CYCLE_SECONDS[p.interval_unit] * p.interval_count for p in self.plans]
-        renewed = tuple(n for n, s in enumerate(self.subscriptions) if s.end is None and s.start <= before
-                        and s.start + cycles[s.plan] * ((before - s.start) // cycles[s.plan] + 1) <= end)
+        renewed = tuple(n for n, s in enumerate(self.subscriptions)
+                        if s.end is None and s.start <= before and self.period_end(n, before) <= end)
         invoices = [v for n in range(first_subscription, len(self.subscriptions))
                     if (v := self._invoice_of(n, rng)) is not None]
         for v in invoices:

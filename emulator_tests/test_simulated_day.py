@@ -38,8 +38,8 @@ def epoch(text: str) -> float:
 
 def snapshot(emulator: Emulator) -> dict[str, Any]:
     """Every endpoint's ground truth, per customer too."""
-    state: dict[str, Any] = {path: emulator.truth(path) for path in
-                             UNTOUCHED_LISTS + ("/v1/customers", "/v1/activities", "/v1/subscription_events", "/v1/invoices")}
+    lists = UNTOUCHED_LISTS + ("/v1/customers", "/v1/activities", "/v1/subscription_events", "/v1/invoices")
+    state: dict[str, Any] = {path: emulator.truth(path) for path in lists}
     state["history metrics"] = emulator.truth("/v1/metrics/all", HISTORY_METRICS)
     state["all subscription events"] = emulator.truth("/v1/subscription_events", {"with_disabled": "true"})
     state["all invoices"] = emulator.truth("/v1/invoices", ALL_INVOICES)
@@ -145,7 +145,8 @@ def test_renewals_move_end_date_by_one_billing_cycle_and_change_nothing_else(emu
     before, day, after = one_day
     cycle = {p.name: CYCLE_SECONDS[p.interval_unit] * p.interval_count for p in emulator.account.plans}
     renewed = set(day["renewed_subscriptions"])
-    assert day["customers_renewed_only"] and not set(day["customers_renewed_only"]) & set(day["customers_with_activities"])
+    renewed_only = set(day["customers_renewed_only"])
+    assert renewed_only and not renewed_only & set(day["customers_with_activities"])
     seen = set()
     for uuid in day["customers_renewed_only"]:
         key = ("/v1/customers/{uuid}/subscriptions", uuid)
