@@ -608,8 +608,9 @@ class Account:
 
         ``share`` of the customers, drawn from ``seed`` (default: the account's) and the day's date, get one
         subscription change each that day by the history's own rule (``_apply_change``): a lead signs up
-        (``new_biz``), a cancelled customer comes back (``reactivation``), the others expand, contract or churn.
-        Every subscription still active whose billing period ends that day renews without an activity: its
+        (``new_biz``), a cancelled customer comes back (``reactivation``), the others expand, contract or churn. A
+        lead that signs up keeps its place among the leads at the end of the customer list (ids follow the list
+        order, and cursors resolve by id), so that list is no longer wholly in ascending ``customer-since``. Every subscription still active whose billing period ends that day renews without an activity: its
         ``end-date`` moves on (that follows from the clock, see ``period_end``). A new subscription gets an invoice by
         the history's rule (``_invoice_of``); a renewal gets none (the history has about one invoice per customer)."""
         if not 0 <= share <= 1:

@@ -18,6 +18,7 @@ from chartmogul_emulator.account import CYCLE_SECONDS
 
 from .client import Client
 from .test_conformance import KINDS, allowed_pairs, shape
+from .test_pagination import CURSOR_LISTS
 
 HISTORY_END = dt.datetime(2025, 12, 31, 23, 59, 59, tzinfo=dt.timezone.utc).timestamp()
 DAY = 86400
@@ -83,6 +84,18 @@ def test_activities_gain_exactly_the_days_activities_dated_within_it(emulator: E
     assert {a["type"] for a in new} == {"new_biz", "expansion", "contraction", "churn", "reactivation"}
 
 
+@pytest.mark.parametrize("template", CURSOR_LISTS)
+def test_after_a_day_a_cursor_walk_returns_the_new_truth_once_each(emulator: Emulator, template: str) -> None:
+    _, day = post_day(emulator, share=SHARE)
+    group = max(emulator.account.plan_groups, key=lambda g: len(g.plans)).uuid
+    # a customer the day changed, with something to list there
+    path, truth = next((path, truth) for uuid in day["customers_with_activities"]
+                       for path in [template.replace("{uuid}", group if "plan_groups/" in template else uuid)]
+                       for truth in [emulator.truth(path)] if truth)
+    records, _ = Client(emulator.url).walk(path, per_page=max(1, len(truth) // 5))
+    assert records == truth and truth
+
+
 def test_a_cursor_kept_from_before_the_day_resumes_with_exactly_the_days_activities(emulator: Emulator) -> None:
     client = Client(emulator.url)
     last = client.walk("/v1/activities")[0][-1]["uuid"]
@@ -139,6 +152,8 @@ def test_customers_without_a_change_are_served_exactly_as_before(emulator: Emula
     unchanged = [c for c in before["/v1/customers"] if c["uuid"] not in changed]
     assert [c for c in after["/v1/customers"] if c["uuid"] not in changed] == unchanged
     assert len(unchanged) == 120
+    # nobody moves in the list: a lead that signed up keeps its place among the leads
+    assert [c["uuid"] for c in after["/v1/customers"]] == [c["uuid"] for c in before["/v1/customers"]]
 
 
 def test_renewals_move_end_date_by_one_billing_cycle_and_change_nothing_else(emulator: Emulator, one_day) -> None:
