@@ -32,6 +32,11 @@ from hashes, not from the seeded generator, so the rest of the account is what i
 records still count in the metrics (a simplification). Each customer belongs to one metrics segment: the country of
 its address, its currency and the plan of its first subscription (``geo``, ``filters``, ``plans``).
 
+Simulated days (``simulate_day``): the account has a clock (``now``, the end of the history at first) from which
+active subscriptions' billing periods (``end-date``) are measured. A day moves it on 24 hours: a share of the customers
+get one change each by the history's rule (activities appended after all earlier ones, so every earlier activity keeps
+its rank, UUID and cursor), and every active subscription whose period ends that day renews without an activity.
+
 Timestamps are integer UTC epoch seconds (milliseconds for ``created_at`` style fields) and are
 formatted per resource exactly as the real API does (see ``format_*`` below).
 """
@@ -43,8 +48,8 @@ import hashlib
 import random
 import time
 from array import array
-from bisect import bisect_right
-from dataclasses import dataclass, field, replace
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Any, Sequence
 
@@ -55,6 +60,8 @@ SPAN_START = calendar.timegm((2019, 1, 1, 0, 0, 0))
 SPAN_END = calendar.timegm((2025, 12, 31, 23, 59, 59))
 DAY = 86400
 SUBSCRIPTION_ID_BASE = 2_290_000_000
+ACTIVE_STEP = {NEW_BIZ: 1, REACTIVATION: 1, CHURN: -1}  # how each activity type moves the active-customer count
+CYCLE_SECONDS = {"day": DAY, "month": 30 * DAY, "year": 365 * DAY}  # a billing cycle of one interval unit
 
 _MASK64 = (1 << 64) - 1
 _MIX = 0x9E3779B97F4A7C15  # odd, hence invertible modulo 2**64
@@ -216,6 +223,23 @@ class Invoice:
     edits: int = 0
 
 
+def invoice_order(v: Invoice) -> tuple[int, str]:
+    """Invoices are listed newest created first."""
+    return -v.created_ms, v.uuid
+
+
+@dataclass(frozen=True)
+class SimulatedDay:
+    """The ground truth of one simulated day (``Account.simulate_day``): what a daily sync must pick up."""
+    start: int  # first second of the day
+    end: int  # last second: the account's clock after the day
+    activity_ranks: range  # the day's activities, appended at the end of the activity list
+    customers_with_activities: tuple[int, ...]  # customer indexes, ascending
+    renewed_subscriptions: tuple[int, ...]  # active subscriptions whose billing period ended that day (ascending)
+    customers_renewed_only: tuple[int, ...]  # their customers without an activity that day: changed, no activity
+    invoices: tuple[str, ...]  # uuids of the invoices of the day's new subscriptions
+
+
 @dataclass(frozen=True)
 class CrmRecord:
     """A contact, note, opportunity or task; ``fields`` already holds the wire record."""
@@ -260,6 +284,10 @@ class Account:
         self.type_ranks: list[array] = []
         self.type_dates: list[array] = []
         self._k1 = self._k2 = 0  # keys of the invertible activity-UUID mix
+        # the account's clock: where active subscriptions' billing periods are measured from (``end-date``);
+        # the end of the history, moved on a day at a time by ``simulate_day``
+        self.now = SPAN_END
+        self.days: list[SimulatedDay] = []  # what each simulated day changed, in order
         self._shared_instants: list[int] = []  # instants several customers' activities share
         self.customer_by_uuid: dict[str, int] = {}
         self.customers_by_email: dict[str, list[int]] = {}
@@ -391,8 +419,7 @@ class Account:
             for d in dict.fromkeys(c.data_sources):
                 self.customers_by_data_source[d].append(i)
 
-    def _new_subscription(self, customer: int, at: int) -> Subscription:
-        rng = self.rng
+    def _new_subscription(self, customer: int, at: int, rng: random.Random) -> Subscription:
         plan = rng.randrange(len(self.plans))
         n = len(self.subscriptions)
         quantity = rng.choice((1, 1, 1, 2, 5))
@@ -402,6 +429,38 @@ class Account:
         self.subscriptions.append(sub)
         self.customers[customer].subscriptions.append(n)
         return sub
+
+    def _apply_change(self, cust: int, ts: int, active: list[Subscription], mrr: int,
+                      rng: random.Random) -> tuple[int, Subscription, int]:
+        """One subscription change of customer ``cust`` at ``ts``, the one rule of the history and of simulated
+        days: (activity type, subscription, MRR movement). ``active`` (the customer's uncancelled subscriptions, in
+        creation order) and the subscriptions are updated; ``mrr`` is the customer's MRR before the change."""
+        if mrr == 0:
+            kind = NEW_BIZ if not self.customers[cust].subscriptions else REACTIVATION
+            sub = self._new_subscription(cust, ts, rng)
+            active.append(sub)
+            return kind, sub, sub.mrr
+        roll = rng.random()
+        shrinkable = [s for s in active if s.mrr >= 200]
+        if roll < 0.15:
+            for s in active:
+                s.end = ts
+            sub = active[-1]
+            active.clear()
+            return CHURN, sub, -mrr
+        if roll < 0.55 or not shrinkable:
+            if rng.random() < 0.25:
+                sub = self._new_subscription(cust, ts, rng)
+                active.append(sub)
+                return EXPANSION, sub, sub.mrr
+            sub = rng.choice(active)
+            delta = rng.randint(1, 40) * 100
+            sub.mrr += delta
+            return EXPANSION, sub, delta
+        sub = rng.choice(shrinkable)
+        delta = -rng.randint(1, sub.mrr // 100 - 1) * 100
+        sub.mrr += delta
+        return CONTRACTION, sub, delta
 
     def _build_activities(self, paying: int, total: int) -> None:
         """Walk each paying customer through ``k`` subscription changes; sum of ``k`` equals ``total``."""
@@ -418,34 +477,8 @@ class Account:
             times = [since] + sorted(self._quirky_instant(since, SPAN_END) for _ in range(k - 1))
             active: list[Subscription] = []
             mrr = 0
-            for j, ts in enumerate(times):
-                if mrr == 0:
-                    kind = NEW_BIZ if j == 0 else REACTIVATION
-                    sub = self._new_subscription(cust, ts)
-                    active.append(sub)
-                    delta = sub.mrr
-                else:
-                    roll = rng.random()
-                    shrinkable = [s for s in active if s.mrr >= 200]
-                    if roll < 0.15:
-                        kind, sub, delta = CHURN, active[-1], -mrr
-                        for s in active:
-                            s.end = ts
-                        active = []
-                    elif roll < 0.55 or not shrinkable:
-                        kind = EXPANSION
-                        if rng.random() < 0.25:
-                            sub = self._new_subscription(cust, ts)
-                            active.append(sub)
-                            delta = sub.mrr
-                        else:
-                            sub = rng.choice(active)
-                            delta = rng.randint(1, 40) * 100
-                            sub.mrr += delta
-                    else:
-                        kind, sub = CONTRACTION, rng.choice(shrinkable)
-                        delta = -rng.randint(1, sub.mrr // 100 - 1) * 100
-                        sub.mrr += delta
+            for ts in times:
+                kind, sub, delta = self._apply_change(cust, ts, active, mrr, rng)
                 mrr += delta
                 dates.append(ts)
                 owners.append(cust)
@@ -468,8 +501,7 @@ class Account:
     def _build_indexes(self) -> None:
         n = len(self.act_date)
         self.cum_mrr = array("q", accumulate(self.act_movement))
-        step = {NEW_BIZ: 1, REACTIVATION: 1, CHURN: -1}
-        self.cum_active = array("q", accumulate(step.get(t, 0) for t in self.act_type))
+        self.cum_active = array("q", accumulate(ACTIVE_STEP.get(t, 0) for t in self.act_type))
         for kind in range(len(ACTIVITY_TYPES)):
             self.cum_movement.append(array("q", accumulate(
                 m if t == kind else 0 for t, m in zip(self.act_type, self.act_movement))))
@@ -486,23 +518,26 @@ class Account:
 
     def _build_invoices(self) -> None:
         """About one invoice per customer: each customer's first subscription, plus a share of later ones."""
-        rng = self.rng
-        drafts = []
-        for n, sub in enumerate(self.subscriptions):
-            if n != self.customers[sub.customer].subscriptions[0] and rng.random() > 0.2:
-                continue
-            date_ms = sub.start * 1000
-            drafts.append(Invoice(uuid=f"inv_{self._uuid('inv', n)}", external_id=f"INV-{n:07d}",
-                                  customer=sub.customer, subscription=n, date_ms=date_ms,
-                                  has_due_date=rng.random() < 0.7, one_time_item=rng.random() < 0.2,
-                                  transactions=rng.choice((0, 1, 1, 1, 2)),
-                                  created_ms=date_ms + rng.randint(0, 3 * DAY * 1000)))
-        drafts = [replace(v, disabled_ms=v.created_ms + 5 * DAY * 1000 if share(self.seed, 6, "inv-off", v.uuid) else None,
-                          one_time_item_disabled=v.one_time_item and share(self.seed, 25, "li-off", v.uuid),
-                          invalid=share(self.seed, 5, "inv-invalid", v.uuid),
-                          edits=1 + int(v.uuid[4], 16) % 3 if share(self.seed, 15, "inv-edit", v.uuid) else 0)
-                  for v in drafts]
-        self.invoices = sorted(drafts, key=lambda v: (-v.created_ms, v.uuid))
+        drafts = [self._invoice_of(n, self.rng) for n in range(len(self.subscriptions))]
+        self.invoices = sorted((v for v in drafts if v is not None), key=invoice_order)
+
+    def _invoice_of(self, n: int, rng: random.Random) -> Invoice | None:
+        """The invoice of subscription ``n``, if it has one (always for a customer's first subscription)."""
+        sub = self.subscriptions[n]
+        if n != self.customers[sub.customer].subscriptions[0] and rng.random() > 0.2:
+            return None
+        date_ms = sub.start * 1000
+        uuid = f"inv_{self._uuid('inv', n)}"
+        has_due_date, one_time_item = rng.random() < 0.7, rng.random() < 0.2
+        transactions = rng.choice((0, 1, 1, 1, 2))
+        created_ms = date_ms + rng.randint(0, 3 * DAY * 1000)
+        return Invoice(uuid=uuid, external_id=f"INV-{n:07d}", customer=sub.customer, subscription=n, date_ms=date_ms,
+                       has_due_date=has_due_date, one_time_item=one_time_item, transactions=transactions,
+                       created_ms=created_ms,
+                       disabled_ms=created_ms + 5 * DAY * 1000 if share(self.seed, 6, "inv-off", uuid) else None,
+                       one_time_item_disabled=one_time_item and share(self.seed, 25, "li-off", uuid),
+                       invalid=share(self.seed, 5, "inv-invalid", uuid),
+                       edits=1 + int(uuid[4], 16) % 3 if share(self.seed, 15, "inv-edit", uuid) else 0)
 
     def _build_crm(self) -> None:
         rng = self.rng
@@ -565,6 +600,89 @@ class Account:
                 "created_at": format_millis(ms), "updated_at": format_millis(ms)}))
         for records in (self.contacts, self.notes, self.opportunities, self.tasks):
             records.sort(key=lambda r: (-r.created_ms, r.key))  # CRM lists: newest created first
+
+    # ------------------------------------------------------------------ simulated days
+
+    def simulate_day(self, share: float = 0.01, seed: int | None = None) -> SimulatedDay:
+        """Move the clock on one day and return what changed (also kept in ``days``).
+
+        ``share`` of the customers, drawn from ``seed`` (default: the account's) and the day's date, get one
+        subscription change each that day by the history's own rule (``_apply_change``): a lead signs up
+        (``new_biz``), a cancelled customer comes back (``reactivation``), the others expand, contract or churn. A
+        lead that signs up keeps its place among the leads at the end of the customer list (ids follow the list
+        order, and cursors resolve by id), so that list is no longer wholly in ascending ``customer-since``. Every subscription still active whose billing period ends that day renews without an activity: its
+        ``end-date`` moves on (that follows from the clock, see ``period_end``). A new subscription gets an invoice by
+        the history's rule (``_invoice_of``); a renewal gets none (the history has about one invoice per customer)."""
+        if not 0 <= share <= 1:
+            raise ValueError(f"share must be between 0 and 1, got {share}")
+        before, start, end = self.now, self.now + 1, self.now + DAY
+        first_subscription = len(self.subscriptions)
+        rng = random.Random(repr((self.seed if seed is None else seed, "day", format_day(end))))
+        changes = []
+        for cust in sorted(rng.sample(range(len(self.customers)), round(share * len(self.customers)))):
+            c = self.customers[cust]
+            ts = start if rng.random() < 0.1 else rng.randint(start, end)  # a share on the midnight, as in history
+            if c.since is None:
+                c.since = ts  # a lead becomes a customer
+            active = [self.subscriptions[n] for n in c.subscriptions if self.subscriptions[n].end is None]
+            kind, sub, delta = self._apply_change(cust, ts, active, c.mrr, rng)
+            c.mrr += delta
+            changes.append((ts, rng.getrandbits(20), cust, kind, delta, c.mrr, sub.id - SUBSCRIPTION_ID_BASE))
+        # Appended in date order after every earlier activity (all dated before ``start``): the list stays sorted,
+        # and since an activity's UUID, id and subscription-event id derive from its rank, earlier ones keep theirs,
+        # so cursors a sync kept from before the day still resume where they stopped.
+        first = self.activity_count
+        for ts, _, cust, kind, delta, mrr, sub_index in sorted(changes):
+            self.act_date.append(ts)
+            self.act_customer.append(cust)
+            self.act_type.append(kind)
+            self.act_movement.append(delta)
+            self.act_mrr.append(mrr)
+            self.act_subscription.append(sub_index)
+        self._extend_indexes(first)
+        renewed = tuple(n for n, s in enumerate(self.subscriptions)
+                        if s.end is None and s.start <= before and self.period_end(n, before) <= end)
+        invoices = [v for n in range(first_subscription, len(self.subscriptions))
+                    if (v := self._invoice_of(n, rng)) is not None]
+        for v in invoices:
+            at = bisect_left(self.invoices, invoice_order(v), key=invoice_order)
+            self.invoices.insert(at, v)
+            self.invoice_records.insert(at, self._render_invoice(at))
+        changed = sorted({change[2] for change in changes})
+        for cust in changed:
+            self.customer_records[cust] = self._render_customer(cust)
+        self.now = end
+        day = SimulatedDay(start, end, range(first, self.activity_count), tuple(changed), renewed,
+                           tuple(sorted({self.subscriptions[n].customer for n in renewed} - set(changed))),
+                           tuple(v.uuid for v in invoices))
+        self.days.append(day)
+        return day
+
+    def _extend_indexes(self, first: int) -> None:
+        """Bring the running sums, per-type lists and per-customer index up to activities appended from ``first``."""
+        added: dict[int, list[int]] = {}
+        for r in range(first, self.activity_count):
+            kind, movement = self.act_type[r], self.act_movement[r]
+            self.cum_mrr.append((self.cum_mrr[-1] if r else 0) + movement)
+            self.cum_active.append((self.cum_active[-1] if r else 0) + ACTIVE_STEP.get(kind, 0))
+            for k in range(len(ACTIVITY_TYPES)):
+                self.cum_movement[k].append((self.cum_movement[k][-1] if r else 0) + (movement if k == kind else 0))
+                self.cum_count[k].append((self.cum_count[k][-1] if r else 0) + (k == kind))
+            self.type_ranks[kind].append(r)
+            self.type_dates[kind].append(self.act_date[r])
+            added.setdefault(self.act_customer[r], []).append(r)
+        offsets, ranks = self.cust_act_offsets, self.cust_act_ranks
+        merged, copied = array("q"), 0
+        for cust in sorted(added):  # each customer's new ranks go after its earlier ones
+            merged.extend(ranks[copied:offsets[cust + 1]])
+            merged.extend(array("q", added[cust]))
+            copied = offsets[cust + 1]
+        merged.extend(ranks[copied:])
+        shifted, shift = array("q"), 0
+        for cust, offset in enumerate(offsets):
+            shifted.append(offset + shift)
+            shift += len(added.get(cust, ()))
+        self.cust_act_offsets, self.cust_act_ranks = shifted, merged
 
     # ------------------------------------------------------------------ activity identity
 
@@ -744,14 +862,20 @@ class Account:
         g = self.plan_groups[index]
         return {"name": g.name, "uuid": g.uuid, "plans_count": len(g.plans)}
 
+    def period_end(self, index: int, at: int) -> int:
+        """End of the billing period of subscription ``index`` running at ``at``: it renews when ``at`` reaches it."""
+        s = self.subscriptions[index]
+        plan = self.plans[s.plan]
+        cycle = CYCLE_SECONDS[plan.interval_unit] * plan.interval_count
+        return s.start + cycle * ((at - s.start) // cycle + 1)
+
     def customer_subscription_record(self, index: int) -> dict[str, Any]:
         """Metrics-API view of a subscription (``/v1/customers/{uuid}/subscriptions``)."""
         s = self.subscriptions[index]
         plan = self.plans[s.plan]
         code, sign = CURRENCIES[self.customers[s.customer].currency]
         active = s.end is None
-        cycle = {"day": DAY, "month": 30 * DAY, "year": 365 * DAY}[plan.interval_unit] * plan.interval_count
-        end = s.end if not active else s.start + cycle * ((SPAN_END - s.start) // cycle + 1)
+        end = s.end if not active else self.period_end(index, self.now)
         mrr = s.mrr  # a cancelled subscription keeps reporting the MRR it had before cancellation
         return {"id": s.id, "external_id": s.external_id, "subscription_set_external_id": s.set_external_id
                 or s.external_id, "quantity": s.quantity, "uuid": s.uuid, "mrr": mrr, "arr": mrr * 12,

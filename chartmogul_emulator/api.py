@@ -37,7 +37,7 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
-from .account import ACTIVITY_TYPES, Account, format_nanos
+from .account import ACTIVITY_TYPES, Account, format_millis, format_nanos
 from .metrics import METRIC_NAMES, MetricsEngine, MetricsError
 
 MAX_PER_PAGE = 200
@@ -412,9 +412,13 @@ class Api:
         values.update(has_more=has_more, cursor=next_cursor, current_page=1, page=1)
         if "meta" in keys:
             values["meta"] = {"next_key": listing.table.render(rows[-1]).get("id") if len(rows) else None,
-                              "prev_key": None, "before_key": "2025-12-31T23:59:59.000Z",
+                              "prev_key": None, "before_key": self._now(),
                               "page": 1 if total else 0, "total_pages": total_pages}
         return self._envelope(listing, rows, keys, values)
+
+    def _now(self) -> str:
+        """``meta.before_key``: the time of the request as recorded, i.e. the account's clock."""
+        return format_millis(self.account.now * 1000)
 
     @staticmethod
     def _page_number(params: dict[str, str]) -> int:
@@ -448,7 +452,7 @@ class Api:
         records = body[listing.style.records_key] = [listing.table.render(rank) for rank in rows]
         if self.paging_shape == "meta":
             body["meta"] = {"next_key": records[-1].get("id") if records else None, "prev_key": None,
-                            "before_key": "2025-12-31T23:59:59.000Z", "page": values.get("page", 1),
+                            "before_key": self._now(), "page": values.get("page", 1),
                             "total_pages": values["total_pages"], "has_more": values["has_more"],
                             "cursor": values["cursor"]}
             return body

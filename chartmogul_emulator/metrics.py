@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any, Sequence
 
-from .account import CHURN, CONTRACTION, EXPANSION, NEW_BIZ, REACTIVATION, Account
+from .account import ACTIVE_STEP, CHURN, CONTRACTION, EXPANSION, NEW_BIZ, REACTIVATION, Account
 
 INTERVALS = ("day", "week", "month", "quarter", "year")
 METRIC_NAMES = ("all", "mrr", "arr", "arpa", "asp", "customer-count", "customer-churn-rate",
@@ -92,12 +92,11 @@ def segment_series(account: Account, customers: frozenset[int]) -> Series:
     """The running sums of the activities of ``customers`` only."""
     a = account
     ranks = [r for r in range(a.activity_count) if a.act_customer[r] in customers]
-    step = {NEW_BIZ: 1, REACTIVATION: 1, CHURN: -1}
     kinds = range(len(a.cum_movement))
     return Series(
         dates=array("q", (a.act_date[r] for r in ranks)),
         cum_mrr=array("q", accumulate(a.act_movement[r] for r in ranks)),
-        cum_active=array("q", accumulate(step.get(a.act_type[r], 0) for r in ranks)),
+        cum_active=array("q", accumulate(ACTIVE_STEP.get(a.act_type[r], 0) for r in ranks)),
         cum_movement=[array("q", accumulate(a.act_movement[r] if a.act_type[r] == kind else 0 for r in ranks))
                       for kind in kinds],
         cum_count=[array("q", accumulate(1 if a.act_type[r] == kind else 0 for r in ranks)) for kind in kinds])

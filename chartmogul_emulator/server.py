@@ -7,7 +7,9 @@ API (no auth, never limited or counted):
 * ``POST /_emulator/reset-stats``;
 * ``GET /_emulator/truth?path=/v1/...&<the request's own params>`` — ``{"records": [...]}``;
 * ``POST /_emulator/faults`` — JSON ``{"path", "kind", "nth", "times"}``, a list of those, or
-  ``{"clear": true}``.
+  ``{"clear": true}``;
+* ``POST /_emulator/day?share=0.01&seed=N`` — simulate a day (``Emulator.simulate_day``); answers its ground truth;
+* ``GET /_emulator/days`` — ``{"days": [...]}``: the ground truth of every day simulated so far.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from .account import Account
+from .account import Account, SimulatedDay, format_offset
 from .api import Api, ApiError
 from .policies import (FAULT_KINDS, FORBIDDEN_BODY, MAINTENANCE_PAGE, RATE_LIMITED_BODY, REFUSAL_KINDS,
                        SERVER_ERROR_TEXT, TOO_MANY_CONNECTIONS_BODY, UNAUTHORIZED_BODY, Policies, ScriptedFault)
@@ -175,6 +177,16 @@ class EmulatorHandler(BaseHTTPRequestHandler):
                 self._send_json(200, {"records": emulator.truth(path, params)})
             except ApiError as error:
                 self._send_json(error.status, error.body())
+        elif method == "GET" and action == "days":
+            self._send_json(200, {"days": emulator.days()})
+        elif method == "POST" and action == "day":
+            self._read_body()
+            try:
+                share = float(params.get("share", "0.01"))
+                seed = int(params["seed"]) if params.get("seed") else None
+                self._send_json(200, emulator.simulate_day(share, seed))
+            except ValueError as error:
+                self._send_json(400, {"code": 400, "message": f"day: {error}", "param": None})
         elif method == "POST" and action == "faults":
             try:
                 spec = json.loads(self._read_body() or b"{}")
@@ -265,6 +277,30 @@ class Emulator:
     def truth(self, path: str, params: dict[str, str] | None = None) -> list[dict[str, Any]]:
         """Every record a complete pagination of ``GET path?params`` returns (metrics: the entries)."""
         return self.api.list_records(path, params)
+
+    def simulate_day(self, share: float = 0.01, seed: int | None = None) -> dict[str, Any]:
+        """Simulate a day in the account (``Account.simulate_day``) and serve it; answers the day's ground truth:
+        the new activities' UUIDs, the customers with activities, the subscriptions renewed (their ``end-date``
+        moved), the customers changed without an activity and the new invoices, as uuids. Call it between syncs:
+        a request in flight meanwhile may see part of the day."""
+        day = self.account.simulate_day(share, seed)
+        # the endpoint tables hold counts and rank maps of the account as it was: rebuild them (about 0.1 s at
+        # 20,000 customers) rather than keep every one of them in step with the day
+        self.api = Api(self.account, self.api.date_boundaries, self.api.paging_shape)
+        return self._day_truth(day)
+
+    def days(self) -> list[dict[str, Any]]:
+        """The ground truth of every day simulated so far, in order (as ``simulate_day`` answered it)."""
+        return [self._day_truth(day) for day in self.account.days]
+
+    def _day_truth(self, day: SimulatedDay) -> dict[str, Any]:
+        a = self.account
+        return {"start": format_offset(day.start), "end": format_offset(day.end),
+                "activities": [a.activity_uuid(r) for r in day.activity_ranks],
+                "customers_with_activities": [a.customers[c].uuid for c in day.customers_with_activities],
+                "renewed_subscriptions": [a.subscriptions[n].uuid for n in day.renewed_subscriptions],
+                "customers_renewed_only": [a.customers[c].uuid for c in day.customers_renewed_only],
+                "invoices": list(day.invoices)}
 
     def script_fault(self, path: str, kind: str, nth: int = 1, times: int = 1) -> None:
         """Serve ``kind`` to the ``nth`` .. ``nth+times-1`` requests to ``path`` (counted from now on)."""
