@@ -4,6 +4,6 @@
 """
 
 from .account import Account
-from .server import Emulator
+from .server import Emulator, no_collector_pauses
 
-__all__ = ["Account", "Emulator"]
+__all__ = ["Account", "Emulator", "no_collector_pauses"]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .api import DATE_BOUNDARIES, PAGING_SHAPES
 from .policies import FAULT_KINDS, SCRIPTABLE_KINDS
-from .server import Emulator
+from .server import Emulator, no_collector_pauses
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -57,13 +57,14 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    emulator.start()
-    if args.url_file is not None:  # written first: whoever reads the printed URL may read the file next
-        args.url_file.write_text(emulator.url + "\n")
-    print(emulator.url, flush=True)
-    while not stop.wait(0.5):
-        pass
-    emulator.stop()
+    with no_collector_pauses():
+        emulator.start()
+        if args.url_file is not None:  # written first: whoever reads the printed URL may read the file next
+            args.url_file.write_text(emulator.url + "\n")
+        print(emulator.url, flush=True)
+        while not stop.wait(0.5):
+            pass
+        emulator.stop()
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import http.client
 import json
 import threading
@@ -10,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from chartmogul_emulator import Emulator
+from chartmogul_emulator import Emulator, no_collector_pauses
 
 from .client import API_KEY, Client, basic_auth
 
@@ -279,3 +280,11 @@ def test_a_stall_holds_the_requests_that_arrive_during_it_until_its_end(chartmog
     started = time.monotonic()
     assert client.get("/v1/plans").status == 200
     assert held > 0.2 and time.monotonic() - started < 0.2
+
+
+def test_no_collector_pauses_keeps_the_heap_from_the_cyclic_collector_for_its_block_only() -> None:
+    # A full collection then walks only what the block allocates, not the account (220-300 ms at 20,000 customers).
+    assert gc.get_freeze_count() == 0
+    with no_collector_pauses():
+        assert gc.get_freeze_count() > 1000
+    assert gc.get_freeze_count() == 0

@@ -29,7 +29,7 @@ airbyte.types.print = lambda *args, **kwargs: None  # type: ignore[attr-defined]
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the emulator lives in this repository, not in the connector's package
-from chartmogul_emulator import Emulator  # noqa: E402
+from chartmogul_emulator import Emulator, no_collector_pauses  # noqa: E402
 
 CONNECTOR = Path(sys.executable).parent / "source-chartmogul"
 EMULATOR_KEY = "sk_emulator_demo_4d9f2b7c1e8a"
@@ -43,7 +43,9 @@ def chartmogul_config(config_path: str | None, customers: int, activities: int) 
         yield json.loads(Path(config_path).read_text())
         return
     # ChartMogul's own limits: 40 requests in any second, 20 in flight.
-    with Emulator(seed=7, customers=customers, activities=activities, api_key=EMULATOR_KEY, rate_limit=40, max_connections=20) as emulator:
+    # The emulator shares this process with PyAirbyte: its clock must not stop for a collection of their heap.
+    with Emulator(seed=7, customers=customers, activities=activities, api_key=EMULATOR_KEY, rate_limit=40, max_connections=20) as emulator, \
+            no_collector_pauses():
         print(f"ChartMogul emulator at {emulator.url}: {customers:,} customers, {activities:,} activities (seed 7)")
         yield {"api_key": EMULATOR_KEY, "start_date": "2019-01-01T00:00:00Z", "end_date": "2025-12-31T23:59:59Z",
                "interval": "month", "base_url": emulator.url}
