@@ -523,6 +523,11 @@ class Api:
                 if (key[0] or v.disabled_ms is None) and validation in ("all", "invalid" if v.invalid else "valid")]
         return self.listed_invoices[key]
 
+    def _listed_invoices_of(self, customer: int, p: dict[str, str]) -> list[int]:
+        """Ranks of one customer's invoices that a list shows (as ``_listed_invoices``)."""
+        listed = set(self._listed_invoices(p))
+        return [r for r in self.invoices_by_customer.get(customer, []) if r in listed]
+
     def _crm_get(self, name: str, noun: str, prefix: str, uuid: str) -> dict:
         return self.crm[name].render(self._find(self.crm_rank_by_key[name], uuid, noun, prefix))
 
@@ -570,9 +575,7 @@ class Api:
         return Listing(self.import_subscriptions, ranks, IMPORT_SUBSCRIPTIONS, {"customer_uuid": m["uuid"]})
 
     def _import_invoices_list(self, m, p) -> Listing:
-        index = self._customer(m["uuid"])
-        listed = set(self._listed_invoices(p))
-        ranks = [r for r in self.invoices_by_customer.get(index, []) if r in listed]
+        ranks = self._listed_invoices_of(self._customer(m["uuid"]), p)
         return Listing(self._invoice_view(p, with_customer=False), ranks, IMPORT_INVOICES, {"customer_uuid": m["uuid"]})
 
     def _activities_list(self, m, p) -> Listing:
@@ -615,8 +618,7 @@ class Api:
         ranks: Sequence[int] = self._listed_invoices(p)
         if "customer_uuid" in p:
             index = self.account.customer_by_uuid.get(p["customer_uuid"])
-            listed = set(ranks)
-            ranks = [r for r in self.invoices_by_customer.get(index, []) if r in listed] if index is not None else []
+            ranks = self._listed_invoices_of(index, p) if index is not None else []
         return Listing(self._invoice_view(p, with_customer=True), ranks, INVOICES)
 
     def _subscription_events_list(self, m, p) -> Listing:
@@ -630,8 +632,8 @@ class Api:
             owners = [i for i in a.customers_by_external_id.get(p["customer_external_id"], ())
                       if a.customers[i].external_ids[0] == p["customer_external_id"]]
             customers = owners if customers is None else [i for i in customers if i in owners]
-        table = self.subscription_events_with_disabled if self._flag(p, "with_disabled") else self.subscription_events
         with_disabled = self._flag(p, "with_disabled")  # disabled events are listed only when asked for
+        table = self.subscription_events_with_disabled if with_disabled else self.subscription_events
         if customers is None:
             ranks: Sequence[int] = range(n_act) if with_disabled else self._enabled_events()
         else:
