@@ -25,6 +25,8 @@ from airbyte_cdk.sources.streams.concurrent.partitions.partition import Partitio
 from airbyte_cdk.sources.types import Config, Record, StreamSlice
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_chartmogul.resumable import CURSOR_SENT
+
 
 @dataclass
 class ActivityWindowFilter(RecordFilter):
@@ -202,7 +204,9 @@ class ChartMogulPagination(PaginationStrategy):
         more = has_more if has_more is not None else (page < total_pages if counted else cursor)
         where = self._resource.format_map(stream_slice or {})
         memory = stream_slice.extra_fields if stream_slice is not None else {}
-        repeats = memory.get("chartmogul_empty_repeats", 0) + 1 if cursor == last_page_token_value else 0
+        # the cursor sent: the last token, or on a resumed read's first page the saved cursor it was sent with
+        sent = last_page_token_value if last_page_token_value is not None else memory.get(CURSOR_SENT)
+        repeats = memory.get("chartmogul_empty_repeats", 0) + 1 if cursor == sent else 0
         if has_more is None and not counted and not cursor:
             raise _stop(f"ChartMogul answered {where} without has_more, a cursor or page counts: whether the list goes"
                         " on is unknown; retry the sync later")
@@ -214,11 +218,12 @@ class ChartMogulPagination(PaginationStrategy):
         if not cursor:
             raise _stop(f"ChartMogul answered has_more true without a cursor for {where}: the rest of the list cannot be"
                         " read; retry the sync later")
-        if cursor == last_page_token_value and body.get(self._records_key):
+        if cursor == sent and body.get(self._records_key):
             raise _stop(f"ChartMogul returned the cursor it was sent for {where}: following it would read the same page"
                         " again; retry the sync later")
         if repeats > EMPTY_REPEATS_FOLLOWED:
             raise _stop(f"ChartMogul kept answering empty pages with the same cursor for {where}"
                         f" ({EMPTY_REPEATS_FOLLOWED} times): retry the sync later")
         memory["chartmogul_empty_repeats"] = repeats
+        memory[CURSOR_SENT] = cursor  # the page checkpoint of resumable.py reads it (as the manifest remembers it)
         return cursor

@@ -1,0 +1,134 @@
+"""Resumable full refresh of the cursor-paginated lists (installed connector only).
+
+The CDK 7.39.1 gives a full-refresh stream of a concurrent declarative source a FinalStateCursor: no state until the
+end, then `{"__ab_no_cursor_state_message": true}`, after a failure too, so an attempt killed at page 40 of invoices
+starts again at page 1 (concurrent_declarative_source.py: "we are not enabling RFR with synthetic cursors").
+Here each list checkpoints the ChartMogul cursor of the page it is reading, and a read given that state starts at
+that page: at most that page is read twice. A finished list ends on the CDK's sentinel, which reads it whole again.
+
+State of a list while unfinished: `{"cursor": "<the opaque cursor sent for the page whose records were last
+emitted>"}`; finished: `{"__ab_no_cursor_state_message": true}`; nothing yet to resume from (failed on its first
+page): the sentinel too, since a read from it reads the list whole, as it must.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Iterable, Mapping, MutableMapping, Optional
+
+from airbyte_cdk.models import AirbyteStream
+from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
+from airbyte_cdk.sources.message import MessageRepository
+from airbyte_cdk.sources.streams import NO_CURSOR_STATE_KEY
+from airbyte_cdk.sources.streams.concurrent.cursor import Cursor
+from airbyte_cdk.sources.streams.concurrent.default_stream import DefaultStream
+from airbyte_cdk.sources.streams.concurrent.partitions.partition import Partition
+from airbyte_cdk.sources.streams.concurrent.partitions.partition_generator import PartitionGenerator
+from airbyte_cdk.sources.types import Record
+
+# The lists read as one chain of pages (no partitions), each resumable at any page. data_sources and account are one
+# response; activities is incremental; plan_group_plans and customer_subscriptions are fan-outs.
+RESUMABLE_LISTS = ("customers", "plans", "plan_groups", "invoices", "subscription_events", "contacts",
+                   "customer_notes", "opportunities", "tasks")
+
+# On the partition's slice (extra_fields, which lives from page to page): the cursor sent for the page being read.
+# components.ChartMogulPagination sets it for each next page (as the manifest's stop_condition does); it starts as the
+# saved cursor of a resumed read, which the manifest's `definitions.resumed_cursor` sends with the first request.
+CURSOR_SENT = "chartmogul_cursor_sent"
+
+FINISHED = {NO_CURSOR_STATE_KEY: True}
+
+
+def saved_cursor(stream_state: Mapping[str, Any]) -> Optional[str]:
+    """The cursor a read resumes at; None (read whole) for no state or the sentinel. run.py refuses other cursors."""
+    cursor = stream_state.get("cursor")
+    return cursor if isinstance(cursor, str) and cursor else None
+
+
+def state_problem(stream: str, stream_state: Mapping[str, Any]) -> Optional[str]:
+    """One line if the saved state of a resumable list cannot be resumed from; None otherwise."""
+    if stream not in RESUMABLE_LISTS or "cursor" not in stream_state or saved_cursor(stream_state):
+        return None
+    return (f"The saved state of {stream} has cursor {stream_state['cursor']!r}, not a ChartMogul cursor (a non-empty"
+            f" string): reset the {stream} stream to read it whole.")
+
+
+class PageCheckpoint(Cursor):
+    """A list's state: the cursor of the page in flight, emitted when the page's first record is.
+
+    observe() runs in the worker right after it queued the record, and a state emitted there is queued behind it
+    (ConcurrentMessageRepository): every record of the earlier pages is on stdout before the state that skips them.
+    The slice's CURSOR_SENT is the cursor of the current page then, since the paginator computes the next cursor
+    only once the page's records are all out (SimpleRetriever._read_pages)."""
+
+    def __init__(self, stream_name: str, resume_at: Optional[str], message_repository: MessageRepository) -> None:
+        self._stream_name = stream_name
+        self._checkpoint = resume_at  # a failure before the first page keeps the state it was given
+        self._emitted: Optional[str] = None
+        self._finished = False
+        self._message_repository = message_repository
+        self._state_manager = ConnectorStateManager()  # as FinalStateCursor: only to write this stream's messages
+
+    @property
+    def state(self) -> MutableMapping[str, Any]:
+        return dict(FINISHED) if self._finished or not self._checkpoint else {"cursor": self._checkpoint}
+
+    def observe(self, record: Record) -> None:
+        sent = record.associated_slice.extra_fields.get(CURSOR_SENT) if record.associated_slice is not None else None
+        if sent and sent != self._emitted:
+            self._checkpoint = self._emitted = sent
+            self._emit_state()
+
+    def close_partition(self, partition: Partition) -> None:
+        self._finished = True  # called only once the list said it ended; the sentinel follows
+
+    def ensure_at_least_one_state_emitted(self) -> None:
+        self._emit_state()  # at the end, after a failure too: the last checkpoint, or the sentinel if finished
+
+    def should_be_synced(self, record: Record) -> bool:
+        return True
+
+    def _emit_state(self) -> None:
+        self._state_manager.update_state_for_stream(self._stream_name, None, self.state)
+        self._message_repository.emit_message(self._state_manager.create_state_message(self._stream_name, None))
+
+
+class StartingAt(PartitionGenerator):
+    """The stream's own partition (one: the whole list), its slice starting at the saved cursor."""
+
+    def __init__(self, stream: DefaultStream, resume_at: Optional[str]) -> None:
+        self._stream = stream
+        self._resume_at = resume_at
+
+    def generate(self) -> Iterable[Partition]:
+        for partition in self._stream.generate_partitions():
+            if self._resume_at:
+                partition.to_slice().extra_fields[CURSOR_SENT] = self._resume_at  # type: ignore[union-attr, index]
+            yield partition
+
+
+class ResumableListStream(DefaultStream):
+    """A list stream that checkpoints: the CDK's DefaultStream reports is_resumable only for a stream with a cursor
+    field, which a full-refresh list has not."""
+
+    def as_airbyte_stream(self) -> AirbyteStream:
+        stream = super().as_airbyte_stream()
+        stream.is_resumable = True
+        return stream
+
+
+def resumable(stream: DefaultStream, stream_state: Mapping[str, Any], message_repository: MessageRepository) -> DefaultStream:
+    """`stream` (as the CDK built it) checkpointing its pages, and resumed at the cursor of `stream_state` if any."""
+    resume_at = saved_cursor(stream_state)
+    keys = stream.as_airbyte_stream().source_defined_primary_key or []
+    return ResumableListStream(
+        partition_generator=StartingAt(stream, resume_at),
+        name=stream.name,
+        json_schema=stream.get_json_schema,
+        primary_key=[key[0] for key in keys],
+        cursor_field=None,
+        logger=logging.getLogger(f"airbyte.{stream.name}"),
+        cursor=PageCheckpoint(stream.name, resume_at, message_repository),
+        namespace=stream.namespace,
+        block_simultaneous_read=stream.block_simultaneous_read,
+    )
