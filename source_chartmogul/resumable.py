@@ -9,6 +9,11 @@ that page: at most that page is read twice. A finished list ends on the CDK's se
 State of a list while unfinished: `{"cursor": "<the opaque cursor sent for the page whose records were last
 emitted>"}`; finished: `{"__ab_no_cursor_state_message": true}`; nothing yet to resume from (failed on its first
 page): the sentinel too, since a read from it reads the list whole, as it must.
+
+ChartMogul's cursors name the last record served (base64 of its timestamp and id; the API reference documents no
+lifetime). If ChartMogul refuses a saved cursor (an HTTP 4xx to the resumed first request, e.g. the record it names
+was deleted), the list is read again from its start, with a warning: nothing is lost, and the attempt succeeds,
+whereas an error would fail every later attempt of the job on the same state.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Iterable, Mapping, MutableMapping, Optional
 
-from airbyte_cdk.models import AirbyteStream
+from airbyte_cdk.models import AirbyteStream, FailureType
 from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
 from airbyte_cdk.sources.message import MessageRepository
 from airbyte_cdk.sources.streams import NO_CURSOR_STATE_KEY
@@ -25,6 +30,7 @@ from airbyte_cdk.sources.streams.concurrent.default_stream import DefaultStream
 from airbyte_cdk.sources.streams.concurrent.partitions.partition import Partition
 from airbyte_cdk.sources.streams.concurrent.partitions.partition_generator import PartitionGenerator
 from airbyte_cdk.sources.types import Record
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 # The lists read as one chain of pages (no partitions), each resumable at any page. data_sources and account are one
 # response; activities is incremental; plan_group_plans and customer_subscriptions are fan-outs.
@@ -47,7 +53,8 @@ def saved_cursor(stream_state: Mapping[str, Any]) -> Optional[str]:
 
 def state_problem(stream: str, stream_state: Mapping[str, Any]) -> Optional[str]:
     """One line if the saved state of a resumable list cannot be resumed from; None otherwise."""
-    if stream not in RESUMABLE_LISTS or "cursor" not in stream_state or saved_cursor(stream_state):
+    if stream not in RESUMABLE_LISTS or not isinstance(stream_state, Mapping) or "cursor" not in stream_state \
+            or saved_cursor(stream_state):
         return None
     return (f"The saved state of {stream} has cursor {stream_state['cursor']!r}, not a ChartMogul cursor (a non-empty"
             f" string): reset the {stream} stream to read it whole.")
@@ -79,6 +86,9 @@ class PageCheckpoint(Cursor):
             self._checkpoint = self._emitted = sent
             self._emit_state()
 
+    def restart(self) -> None:
+        self._checkpoint = None
+
     def close_partition(self, partition: Partition) -> None:
         self._finished = True  # called only once the list said it ended; the sentinel follows
 
@@ -93,18 +103,55 @@ class PageCheckpoint(Cursor):
         self._message_repository.emit_message(self._state_manager.create_state_message(self._stream_name, None))
 
 
-class StartingAt(PartitionGenerator):
-    """The stream's own partition (one: the whole list), its slice starting at the saved cursor."""
+class ResumedPartition(Partition):
+    """The list's partition, its slice starting at the saved cursor; read again from the start if ChartMogul refuses
+    that cursor before any record (the CDK fails an unexpected HTTP 4xx as a system_error; 401/403, 429 and 5xx,
+    and the paginator's stops, are other failure types: they would fail a read from the start as well)."""
 
-    def __init__(self, stream: DefaultStream, resume_at: Optional[str]) -> None:
+    def __init__(self, partition: Partition, resume_at: str, checkpoint: PageCheckpoint) -> None:
+        self._partition = partition
+        self._resume_at = resume_at
+        self._checkpoint = checkpoint
+
+    def read(self) -> Iterable[Record]:
+        memory = self._partition.to_slice().extra_fields  # type: ignore[union-attr]
+        memory[CURSOR_SENT] = self._resume_at
+        started = False
+        try:
+            for record in self._partition.read():
+                started = True
+                yield record
+        except AirbyteTracedException as error:
+            if started or error.failure_type != FailureType.system_error:
+                raise
+            logging.getLogger(f"airbyte.{self.stream_name()}").warning(
+                f"ChartMogul refused the saved cursor of {self.stream_name()} ({error.message}): reading the list"
+                " again from its start.")
+            memory.clear()  # no cursor sent, no empty repeats counted: a fresh read of the same slice
+            self._checkpoint.restart()
+            yield from self._partition.read()
+
+    def to_slice(self) -> Optional[Mapping[str, Any]]:
+        return self._partition.to_slice()
+
+    def stream_name(self) -> str:
+        return self._partition.stream_name()
+
+    def __hash__(self) -> int:
+        return hash(self._partition)
+
+
+class StartingAt(PartitionGenerator):
+    """The stream's own partition (one: the whole list), resumed at the saved cursor if there is one."""
+
+    def __init__(self, stream: DefaultStream, resume_at: Optional[str], checkpoint: PageCheckpoint) -> None:
         self._stream = stream
         self._resume_at = resume_at
+        self._checkpoint = checkpoint
 
     def generate(self) -> Iterable[Partition]:
         for partition in self._stream.generate_partitions():
-            if self._resume_at:
-                partition.to_slice().extra_fields[CURSOR_SENT] = self._resume_at  # type: ignore[union-attr, index]
-            yield partition
+            yield ResumedPartition(partition, self._resume_at, self._checkpoint) if self._resume_at else partition
 
 
 class ResumableListStream(DefaultStream):
@@ -120,15 +167,16 @@ class ResumableListStream(DefaultStream):
 def resumable(stream: DefaultStream, stream_state: Mapping[str, Any], message_repository: MessageRepository) -> DefaultStream:
     """`stream` (as the CDK built it) checkpointing its pages, and resumed at the cursor of `stream_state` if any."""
     resume_at = saved_cursor(stream_state)
+    checkpoint = PageCheckpoint(stream.name, resume_at, message_repository)
     keys = stream.as_airbyte_stream().source_defined_primary_key or []
     return ResumableListStream(
-        partition_generator=StartingAt(stream, resume_at),
+        partition_generator=StartingAt(stream, resume_at, checkpoint),
         name=stream.name,
         json_schema=stream.get_json_schema,
         primary_key=[key[0] for key in keys],
         cursor_field=None,
         logger=logging.getLogger(f"airbyte.{stream.name}"),
-        cursor=PageCheckpoint(stream.name, resume_at, message_repository),
+        cursor=checkpoint,
         namespace=stream.namespace,
         block_simultaneous_read=stream.block_simultaneous_read,
     )

@@ -35,6 +35,7 @@ from airbyte_cdk.utils.datetime_helpers import ab_datetime_now
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_chartmogul.config_check import config_problem
+from source_chartmogul.resumable import state_problem as list_state_problem
 from source_chartmogul.source import SourceChartmogul, written_manifest
 
 
@@ -95,7 +96,7 @@ def _catalog_problem(catalog: Optional[Mapping[str, Any]]) -> Optional[str]:
 
 
 def _state_problem(state: Any) -> Optional[str]:
-    """The first unusable activities state, as one line; None if the state can be resumed from.
+    """The first unusable activities or list state, as one line; None if the state can be resumed from.
 
     The CDK fails on a malformed cursor with "Something went wrong in the connector", and silently reads nothing
     from a cursor in the future; both are refused here. A state with no `date` (another shape) reads from
@@ -103,6 +104,9 @@ def _state_problem(state: Any) -> Optional[str]:
     """
     for message in state if isinstance(state, list) else []:
         stream = (message or {}).get("stream") or {}
+        list_problem = list_state_problem(stream.get("stream_descriptor", {}).get("name"), stream.get("stream_state") or {})
+        if list_problem:
+            return list_problem
         if stream.get("stream_descriptor", {}).get("name") != "activities" or "date" not in (stream.get("stream_state") or {}):
             continue
         date = stream["stream_state"]["date"]
