@@ -72,6 +72,7 @@ class PageCheckpoint(Cursor):
         self._stream_name = stream_name
         self._checkpoint = resume_at  # a failure before the first page keeps the state it was given
         self._emitted: Optional[str] = None
+        self._memory: Mapping[str, Any] = {}  # the slice's extra_fields, once a record was observed
         self._finished = False
         self._message_repository = message_repository
         self._state_manager = ConnectorStateManager()  # as FinalStateCursor: only to write this stream's messages
@@ -81,7 +82,8 @@ class PageCheckpoint(Cursor):
         return dict(FINISHED) if self._finished or not self._checkpoint else {"cursor": self._checkpoint}
 
     def observe(self, record: Record) -> None:
-        sent = record.associated_slice.extra_fields.get(CURSOR_SENT) if record.associated_slice is not None else None
+        self._memory = record.associated_slice.extra_fields if record.associated_slice is not None else {}
+        sent = self._memory.get(CURSOR_SENT)
         if sent and sent != self._emitted:
             self._checkpoint = self._emitted = sent
             self._emit_state()
@@ -93,7 +95,11 @@ class PageCheckpoint(Cursor):
         self._finished = True  # called only once the list said it ended; the sentinel follows
 
     def ensure_at_least_one_state_emitted(self) -> None:
-        self._emit_state()  # at the end, after a failure too: the last checkpoint, or the sentinel if finished
+        """At the end, after a failure too. A failed list resumes at the page that failed: the paginator names it only
+        once the page before is all out, and this state comes after every record the workers queued."""
+        if not self._finished and self._memory.get(CURSOR_SENT):
+            self._checkpoint = self._memory[CURSOR_SENT]
+        self._emit_state()
 
     def should_be_synced(self, record: Record) -> bool:
         return True

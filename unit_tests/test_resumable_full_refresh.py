@@ -1,0 +1,125 @@
+"""The cursor-paginated lists checkpoint the page in flight, resume there from a saved state, and end on the CDK's
+sentinel, which reads them whole again (HttpMocker, exact requests, records and states in order)."""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+from typing import Any
+
+import pytest
+from airbyte_cdk.models import SyncMode, Type
+from airbyte_cdk.sources.message.concurrent_repository import ConcurrentMessageRepository
+from airbyte_cdk.sources.streams.concurrent.cursor import FinalStateCursor
+from airbyte_cdk.test.catalog_builder import CatalogBuilder
+from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, discover, read
+from airbyte_cdk.test.mock_http import HttpMocker, HttpResponse
+from airbyte_cdk.test.state_builder import StateBuilder
+
+from source_chartmogul import SourceChartmogul
+from source_chartmogul.resumable import RESUMABLE_LISTS
+from unit_tests.test_stream_requests import CONFIG, page, request
+
+# stream: (records key, primary key)
+LISTS = {
+    "customers": ("entries", "uuid"), "plans": ("plans", "uuid"), "plan_groups": ("plan_groups", "uuid"),
+    "invoices": ("invoices", "uuid"), "subscription_events": ("subscription_events", "id"),
+    "contacts": ("entries", "uuid"), "customer_notes": ("entries", "uuid"), "opportunities": ("entries", "uuid"),
+    "tasks": ("entries", "task_uuid"),
+}
+SENTINEL = {"__ab_no_cursor_state_message": True}
+
+
+def three_pages(stream: str) -> list[tuple[Any, HttpResponse]]:
+    """A list of six records in three pages: no cursor, then c1, then c2 (the last page, has_more false)."""
+    key, id_field = LISTS[stream]
+    records = [{id_field: f"{stream}_{n}"} for n in range(6)]
+    return [
+        (request(stream, per_page="200"), page(key, records[0:2], "c1", True)),
+        (request(stream, per_page="200", cursor="c1"), page(key, records[2:4], "c2", True)),
+        (request(stream, per_page="200", cursor="c2"), page(key, records[4:6], "c3", False)),
+    ]
+
+
+def read_list(stream: str, exchanges: list[tuple[Any, HttpResponse]], state: dict[str, Any] | None = None) -> EntrypointOutput:
+    """A full-refresh read of `stream` (from `state`), ChartMogul answering each of `exchanges` once and nothing else."""
+    catalog = CatalogBuilder().with_stream(stream, SyncMode.full_refresh).build()
+    states = StateBuilder().with_stream_state(stream, state).build() if state is not None else None
+    with HttpMocker() as http:
+        for expected_request, response in exchanges:
+            http.get(expected_request, response)
+        output = read(SourceChartmogul(catalog=catalog, config=CONFIG, state=states), CONFIG, catalog, states)
+    for expected_request, _ in exchanges:
+        http.assert_number_of_calls(expected_request, 1)
+    return output
+
+
+def sequence(output: EntrypointOutput, id_field: str) -> list[Any]:
+    """Records (their ids) and states, in the order they were emitted."""
+    return [message.record.data[id_field] if message.type == Type.RECORD else message.state.stream.stream_state.__dict__
+            for message in output.records_and_state_messages]
+
+
+@pytest.mark.parametrize("stream", LISTS)
+def test_each_list_emits_the_cursor_of_the_page_in_flight_then_the_sentinel(stream: str) -> None:
+    """A state comes right behind the first record of the page it names: every record before it is out already."""
+    output = read_list(stream, three_pages(stream))
+    assert [error.trace.error.message for error in output.errors] == []
+    name = f"{stream}_"
+    assert sequence(output, LISTS[stream][1]) == [
+        f"{name}0", f"{name}1", f"{name}2", {"cursor": "c1"}, f"{name}3", f"{name}4", {"cursor": "c2"}, f"{name}5", SENTINEL,
+    ]
+
+
+@pytest.mark.parametrize("stream", LISTS)
+def test_a_list_resumed_from_its_state_starts_at_the_saved_cursor(stream: str) -> None:
+    """The first request sends the saved cursor: only the page in flight and the rest are read."""
+    output = read_list(stream, three_pages(stream)[1:], state={"cursor": "c1"})
+    assert [error.trace.error.message for error in output.errors] == []
+    name = f"{stream}_"
+    assert sequence(output, LISTS[stream][1]) == [f"{name}2", {"cursor": "c1"}, f"{name}3", f"{name}4", {"cursor": "c2"}, f"{name}5", SENTINEL]
+
+
+def test_the_sentinel_state_reads_the_list_whole() -> None:
+    output = read_list("invoices", three_pages("invoices"), state=SENTINEL)
+    assert [m.record.data["uuid"] for m in output.records] == [f"invoices_{n}" for n in range(6)]
+    assert output.most_recent_state.stream_state.__dict__ == SENTINEL
+
+
+def test_a_list_that_fails_leaves_the_cursor_of_the_page_that_failed_not_the_sentinel() -> None:
+    """The CDK emits a final state after a failure too: it must resume at the page that failed, read not once."""
+    exchanges = three_pages("contacts")
+    exchanges[2] = (exchanges[2][0], HttpResponse('{"code":400,"message":"Bad","param":null}', 400))
+    output = read_list("contacts", exchanges)
+    assert output.errors[0].trace.error.message == "HTTP Status Code: 400. Error: Bad request. Please check your request parameters."
+    assert sequence(output, "uuid") == ["contacts_0", "contacts_1", "contacts_2", {"cursor": "c1"}, "contacts_3", {"cursor": "c2"}]
+
+
+def test_a_saved_cursor_chartmogul_refuses_reads_the_list_again_from_its_start() -> None:
+    """ChartMogul documents no lifetime for a cursor; one it refuses loses nothing and fails no attempt."""
+    refused = (request("tasks", per_page="200", cursor="gone"), HttpResponse('{"code":400,"message":"Parameter \\"cursor\\" is invalid","param":"cursor"}', 400))
+    output = read_list("tasks", [refused, *three_pages("tasks")], state={"cursor": "gone"})
+    assert [error.trace.error.message for error in output.errors] == []
+    assert sequence(output, "task_uuid") == [
+        "tasks_0", "tasks_1", "tasks_2", {"cursor": "c1"}, "tasks_3", "tasks_4", {"cursor": "c2"}, "tasks_5", SENTINEL,
+    ]
+    assert output.is_in_logs("ChartMogul refused the saved cursor of tasks .*: reading the list again from its start.")
+
+
+def test_discover_marks_the_checkpointing_lists_resumable_and_the_single_responses_not() -> None:
+    catalog = discover(SourceChartmogul(config=CONFIG), CONFIG).catalog.catalog
+    resumable = {s.name: s.is_resumable for s in catalog.streams}
+    assert {name: resumable[name] for name in LISTS} == {name: True for name in LISTS}
+    single_responses = ["account", "data_sources", "customer_count", "key_metrics", "mrr_metrics"]
+    assert {name: resumable[name] for name in single_responses} == {name: False for name in single_responses}
+    assert set(RESUMABLE_LISTS) == set(LISTS)
+
+
+def test_the_cdk_internals_the_checkpoint_relies_on_are_those_of_7_39_1() -> None:
+    """Pins: the CDK still gives full-refresh lists a FinalStateCursor (no resumable full refresh of its own), and the
+    source's `_message_repository` is the one that queues messages behind the workers' records. Retire resumable.py's
+    wrapping when the CDK checkpoints concurrent declarative full-refresh streams itself."""
+    assert version("airbyte-cdk") == "7.39.1"
+    source = SourceChartmogul(config=CONFIG)
+    assert isinstance(source._message_repository, ConcurrentMessageRepository)
+    built = {s.name: s for s in super(SourceChartmogul, source).streams(CONFIG)}
+    assert all(isinstance(built[name].cursor, FinalStateCursor) for name in LISTS)
