@@ -61,18 +61,18 @@ def state_problem(stream: str, stream_state: Mapping[str, Any]) -> Optional[str]
 
 
 class PageCheckpoint(Cursor):
-    """A list's state: the cursor of the page in flight, emitted when the page's first record is.
+    """A list's state: the cursor of the page in flight, emitted right before the page's first record.
 
-    observe() runs in the worker right after it queued the record, and a state emitted there is queued behind it
-    (ConcurrentMessageRepository): every record of the earlier pages is on stdout before the state that skips them.
-    The slice's CURSOR_SENT is the cursor of the current page then, since the paginator computes the next cursor
-    only once the page's records are all out (SimpleRetriever._read_pages)."""
+    The partition (CheckpointedPartition) reports each page as its first record comes, in the worker, before the
+    worker queues that record; the state goes on the same queue (ConcurrentMessageRepository). So every record of the
+    earlier pages is on stdout before the state that skips them, and every record after it belongs to its page or a
+    later one: a read resumed from the last state seen re-reads at most the records of one page."""
 
     def __init__(self, stream_name: str, resume_at: Optional[str], message_repository: MessageRepository) -> None:
         self._stream_name = stream_name
         self._checkpoint = resume_at  # a failure before the first page keeps the state it was given
         self._emitted: Optional[str] = None
-        self._memory: Mapping[str, Any] = {}  # the slice's extra_fields, once a record was observed
+        self._memory: Mapping[str, Any] = {}  # the extra_fields of the slice the records are read with
         self._finished = False
         self._message_repository = message_repository
         self._state_manager = ConnectorStateManager()  # as FinalStateCursor: only to write this stream's messages
@@ -81,7 +81,8 @@ class PageCheckpoint(Cursor):
     def state(self) -> MutableMapping[str, Any]:
         return dict(FINISHED) if self._finished or not self._checkpoint else {"cursor": self._checkpoint}
 
-    def observe(self, record: Record) -> None:
+    def record_comes(self, record: Record) -> None:
+        """Before `record` is queued; the slice it was read with names its page (CheckpointedPartition)."""
         self._memory = record.associated_slice.extra_fields if record.associated_slice is not None else {}
         sent = self._memory.get(CURSOR_SENT)
         if sent and sent != self._emitted:
@@ -90,6 +91,9 @@ class PageCheckpoint(Cursor):
 
     def restart(self) -> None:
         self._checkpoint = None
+
+    def observe(self, record: Record) -> None:
+        pass  # after the record is queued: too late for its page's state (record_comes)
 
     def close_partition(self, partition: Partition) -> None:
         self._finished = True  # called only once the list said it ended; the sentinel follows
@@ -109,22 +113,31 @@ class PageCheckpoint(Cursor):
         self._message_repository.emit_message(self._state_manager.create_state_message(self._stream_name, None))
 
 
-class ResumedPartition(Partition):
-    """The list's partition, its slice starting at the saved cursor; read again from the start if ChartMogul refuses
-    that cursor before any record (the CDK fails an unexpected HTTP 4xx as a system_error; 401/403, 429 and 5xx,
-    and the paginator's stops, are other failure types: they would fail a read from the start as well)."""
+class CheckpointedPartition(Partition):
+    """The list's partition, showing the checkpoint each record before it is queued, and starting at the saved cursor.
 
-    def __init__(self, partition: Partition, resume_at: str, checkpoint: PageCheckpoint) -> None:
+    The CURSOR_SENT of a record's slice names the record's page as it comes: the paginator sets it only once the page
+    before is all out (SimpleRetriever._read_pages yields a page's records before it asks for the next cursor). The
+    saved cursor is put on the partition's slice, which SimpleRetriever.read_records then reads with (it replaces a
+    slice only when it is empty, extra_fields included: a fresh read gets a slice of its own). A saved
+    cursor ChartMogul refuses before any record is read (the CDK fails an unexpected HTTP 4xx as a system_error;
+    401/403, 429 and 5xx, and the paginator's stops, are other failure types, which a read from the start would meet
+    too) reads the list again from its start."""
+
+    def __init__(self, partition: Partition, resume_at: Optional[str], checkpoint: PageCheckpoint) -> None:
         self._partition = partition
         self._resume_at = resume_at
         self._checkpoint = checkpoint
 
     def read(self) -> Iterable[Record]:
+        if not self._resume_at:
+            yield from self._checkpointed()
+            return
         memory = self._partition.to_slice().extra_fields  # type: ignore[union-attr]
         memory[CURSOR_SENT] = self._resume_at
         started = False
         try:
-            for record in self._partition.read():
+            for record in self._checkpointed():
                 started = True
                 yield record
         except AirbyteTracedException as error:
@@ -133,9 +146,14 @@ class ResumedPartition(Partition):
             logging.getLogger(f"airbyte.{self.stream_name()}").warning(
                 f"ChartMogul refused the saved cursor of {self.stream_name()} ({error.message}): reading the list"
                 " again from its start.")
-            memory.clear()  # no cursor sent, no empty repeats counted: a fresh read of the same slice
+            memory.clear()  # no cursor sent, no empty repeats counted: a fresh read
             self._checkpoint.restart()
-            yield from self._partition.read()
+            yield from self._checkpointed()
+
+    def _checkpointed(self) -> Iterable[Record]:
+        for record in self._partition.read():
+            self._checkpoint.record_comes(record)
+            yield record
 
     def to_slice(self) -> Optional[Mapping[str, Any]]:
         return self._partition.to_slice()
@@ -147,8 +165,8 @@ class ResumedPartition(Partition):
         return hash(self._partition)
 
 
-class StartingAt(PartitionGenerator):
-    """The stream's own partition (one: the whole list), resumed at the saved cursor if there is one."""
+class Checkpointed(PartitionGenerator):
+    """The stream's own partition (one: the whole list), checkpointed."""
 
     def __init__(self, stream: DefaultStream, resume_at: Optional[str], checkpoint: PageCheckpoint) -> None:
         self._stream = stream
@@ -157,7 +175,7 @@ class StartingAt(PartitionGenerator):
 
     def generate(self) -> Iterable[Partition]:
         for partition in self._stream.generate_partitions():
-            yield ResumedPartition(partition, self._resume_at, self._checkpoint) if self._resume_at else partition
+            yield CheckpointedPartition(partition, self._resume_at, self._checkpoint)
 
 
 class ResumableListStream(DefaultStream):
@@ -176,7 +194,7 @@ def resumable(stream: DefaultStream, stream_state: Mapping[str, Any], message_re
     checkpoint = PageCheckpoint(stream.name, resume_at, message_repository)
     keys = stream.as_airbyte_stream().source_defined_primary_key or []
     return ResumableListStream(
-        partition_generator=StartingAt(stream, resume_at, checkpoint),
+        partition_generator=Checkpointed(stream, resume_at, checkpoint),
         name=stream.name,
         json_schema=stream.get_json_schema,
         primary_key=[key[0] for key in keys],

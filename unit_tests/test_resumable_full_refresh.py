@@ -61,12 +61,13 @@ def sequence(output: EntrypointOutput, id_field: str) -> list[Any]:
 
 @pytest.mark.parametrize("stream", LISTS)
 def test_each_list_emits_the_cursor_of_the_page_in_flight_then_the_sentinel(stream: str) -> None:
-    """A state comes right behind the first record of the page it names: every record before it is out already."""
+    """A state comes right before the first record of the page it names: every record before it is out already, and
+    every record after it is of that page or a later one."""
     output = read_list(stream, three_pages(stream))
     assert [error.trace.error.message for error in output.errors] == []
     name = f"{stream}_"
     assert sequence(output, LISTS[stream][1]) == [
-        f"{name}0", f"{name}1", f"{name}2", {"cursor": "c1"}, f"{name}3", f"{name}4", {"cursor": "c2"}, f"{name}5", SENTINEL,
+        f"{name}0", f"{name}1", {"cursor": "c1"}, f"{name}2", f"{name}3", {"cursor": "c2"}, f"{name}4", f"{name}5", SENTINEL,
     ]
 
 
@@ -76,7 +77,7 @@ def test_a_list_resumed_from_its_state_starts_at_the_saved_cursor(stream: str) -
     output = read_list(stream, three_pages(stream)[1:], state={"cursor": "c1"})
     assert [error.trace.error.message for error in output.errors] == []
     name = f"{stream}_"
-    assert sequence(output, LISTS[stream][1]) == [f"{name}2", {"cursor": "c1"}, f"{name}3", f"{name}4", {"cursor": "c2"}, f"{name}5", SENTINEL]
+    assert sequence(output, LISTS[stream][1]) == [{"cursor": "c1"}, f"{name}2", f"{name}3", {"cursor": "c2"}, f"{name}4", f"{name}5", SENTINEL]
 
 
 def test_the_sentinel_state_reads_the_list_whole() -> None:
@@ -91,7 +92,7 @@ def test_a_list_that_fails_leaves_the_cursor_of_the_page_that_failed_not_the_sen
     exchanges[2] = (exchanges[2][0], HttpResponse('{"code":400,"message":"Bad","param":null}', 400))
     output = read_list("contacts", exchanges)
     assert output.errors[0].trace.error.message == "HTTP Status Code: 400. Error: Bad request. Please check your request parameters."
-    assert sequence(output, "uuid") == ["contacts_0", "contacts_1", "contacts_2", {"cursor": "c1"}, "contacts_3", {"cursor": "c2"}]
+    assert sequence(output, "uuid") == ["contacts_0", "contacts_1", {"cursor": "c1"}, "contacts_2", "contacts_3", {"cursor": "c2"}]
 
 
 def test_a_saved_cursor_chartmogul_refuses_reads_the_list_again_from_its_start() -> None:
@@ -100,7 +101,7 @@ def test_a_saved_cursor_chartmogul_refuses_reads_the_list_again_from_its_start()
     output = read_list("tasks", [refused, *three_pages("tasks")], state={"cursor": "gone"})
     assert [error.trace.error.message for error in output.errors] == []
     assert sequence(output, "task_uuid") == [
-        "tasks_0", "tasks_1", "tasks_2", {"cursor": "c1"}, "tasks_3", "tasks_4", {"cursor": "c2"}, "tasks_5", SENTINEL,
+        "tasks_0", "tasks_1", {"cursor": "c1"}, "tasks_2", "tasks_3", {"cursor": "c2"}, "tasks_4", "tasks_5", SENTINEL,
     ]
     assert output.is_in_logs("ChartMogul refused the saved cursor of tasks .*: reading the list again from its start.")
 
