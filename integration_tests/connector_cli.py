@@ -55,10 +55,11 @@ def connector_command(
     state: Mapping[str, Any] | None = None,
     catalog: Mapping[str, Any] | None = None,
     debug: bool = False,
+    states: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[str]:
     """`python main.py <command> --config ... [--catalog ...] [--state ...] [--debug]`, its files written to tmp_path. A
     read's catalog is `catalog` as given, or else the configured catalog's `streams` in `sync_mode`. `state` is one
-    stream's state (the streams must then be that one stream)."""
+    stream's state (the streams must then be that one stream); `states`, the state of each stream named."""
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps(config))
     args = [sys.executable, str(ROOT / "main.py"), command, "--config", str(config_file)]
@@ -70,8 +71,11 @@ def connector_command(
         args += ["--catalog", str(catalog_file)]
     if state is not None:
         (stream,) = streams or []
+        states = {stream: state}
+    if states is not None:
         state_file = tmp_path / "state.json"
-        state_file.write_text(json.dumps([{"type": "STREAM", "stream": {"stream_descriptor": {"name": stream}, "stream_state": state}}]))
+        state_file.write_text(json.dumps([{"type": "STREAM", "stream": {"stream_descriptor": {"name": name}, "stream_state": stream_state}}
+                                          for name, stream_state in states.items()]))
         args += ["--state", str(state_file)]
     return args + ["--debug"] * debug
 

@@ -1,6 +1,6 @@
-"""A sync killed (SIGKILL) or cancelled (SIGTERM) mid-way and resumed from the last state it emitted loses nothing; a
-cancelled one ends on a whole message; an unusable state is refused with one line, never silently read as "nothing
-to do"."""
+"""A sync killed (SIGKILL) or cancelled (SIGTERM) mid-way and resumed from the last state it emitted loses nothing
+(incremental activities; full-refresh lists, which re-read at most the page in flight); a cancelled one ends on a whole
+message; an unusable state is refused with one line, never silently read as "nothing to do"."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from integration_tests.connector_cli import connector_command, ground_truth
+from integration_tests.connector_cli import as_multiset, connector_command, ground_truth
 from integration_tests.reliability import CONFIG, SECRET_KEY, assert_key_hidden, run_without_leaking
 
 # Before the signal the reader stops reading for this long, as a destination applying backpressure does: the pipe
@@ -22,25 +22,23 @@ from integration_tests.reliability import CONFIG, SECRET_KEY, assert_key_hidden,
 PIPE_FILLS_S = 1.0
 
 
-def interrupted_sync(tmp_path: Path, config: dict[str, Any], after_states: int, signal_number: int) -> tuple[list[dict[str, Any]], Any]:
-    """Read activities incrementally, send the connector `signal_number` once it has emitted `after_states` STATE
-    messages; the records and the last state it delivered. After a SIGKILL, what it emitted up to that point (the
-    rest of the pipe may end on a torn line); after a SIGTERM, everything it wrote up to its exit, each line of which
-    must be a whole message."""
+def interrupted_read(tmp_path: Path, config: dict[str, Any], streams: list[str], sync_mode: str, after_states: int,
+                     signal_number: int) -> list[dict[str, Any]]:
+    """Read `streams`, send the connector `signal_number` once it has emitted `after_states` STATE messages; the
+    messages it delivered. After a SIGKILL, what it emitted up to that point (the rest of the pipe may end on a torn
+    line); after a SIGTERM, everything it wrote up to its exit, each line of which must be a whole message."""
     process = subprocess.Popen(
-        connector_command("read", tmp_path, config, streams=["activities"], sync_mode="incremental"),
+        connector_command("read", tmp_path, config, streams=streams, sync_mode=sync_mode),
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=tmp_path,
     )
-    records, state, states = [], None, 0
+    messages, states = [], 0
     assert process.stdout is not None
     for line in process.stdout:
         assert_key_hidden(line, SECRET_KEY)
         assert line.endswith("\n"), f"a torn last line: {line[-200:]!r}"
-        message = json.loads(line)
-        if message["type"] == "RECORD":
-            records.append(message["record"]["data"])
-        elif message["type"] == "STATE":
-            state, states = message["state"]["stream"]["stream_state"], states + 1
+        messages.append(json.loads(line))
+        if messages[-1]["type"] == "STATE":
+            states += 1
             if states == after_states:
                 time.sleep(PIPE_FILLS_S)
                 process.send_signal(signal_number)
@@ -48,7 +46,14 @@ def interrupted_sync(tmp_path: Path, config: dict[str, Any], after_states: int, 
                     break
     process.wait(timeout=30)
     assert process.returncode == -signal_number, "the sync ended before the signal: choose an earlier point"
-    return records, state
+    return messages
+
+
+def interrupted_sync(tmp_path: Path, config: dict[str, Any], after_states: int, signal_number: int) -> tuple[list[dict[str, Any]], Any]:
+    """Read activities incrementally, interrupted (interrupted_read); the records and the last state it delivered."""
+    messages = interrupted_read(tmp_path, config, ["activities"], "incremental", after_states, signal_number)
+    states = [m["state"]["stream"]["stream_state"] for m in messages if m["type"] == "STATE"]
+    return [m["record"]["data"] for m in messages if m["type"] == "RECORD"], states[-1] if states else None
 
 
 def interrupted_then_resumed(signal_number: int, seed: int, emulator_factory: Any, tmp_path: Path) -> None:
@@ -79,6 +84,65 @@ def test_a_cancelled_sync_ends_on_a_whole_message_and_resumed_from_its_last_stat
 ) -> None:
     """SIGTERM is how the Airbyte platform cancels a sync."""
     interrupted_then_resumed(signal.SIGTERM, seed, chartmogul_emulator_factory, tmp_path)
+
+
+LONG_LISTS = ["customers", "invoices", "subscription_events"]
+PAGE = 200  # per_page, the API's maximum
+SENTINEL = {"__ab_no_cursor_state_message": True}
+
+
+def full_refresh_interrupted_then_resumed(signal_number: int, seed: int, emulator_factory: Any, tmp_path: Path) -> None:
+    """A full refresh of three long lists (5,000 customers: 25, 21 and 25 pages) interrupted half-way, then a full
+    refresh given the last state of each list: together, exactly the ground truth, with at most the page in flight of
+    each list delivered twice; and the resumed read of a list starts at the page of its saved cursor."""
+    emulator = emulator_factory(seed=seed, customers=5000, activities=5000, api_key=SECRET_KEY, latency_ms=20)
+    config = {**CONFIG, "base_url": emulator.url}
+    before = interrupted_read(tmp_path, config, LONG_LISTS, "full_refresh", random.Random(seed).randint(12, 30), signal_number)
+    records: dict[str, list[dict[str, Any]]] = {stream: [] for stream in LONG_LISTS}
+    states: dict[str, dict[str, Any]] = {}
+    records_before_state: dict[str, int] = {}
+    for message in before:
+        if message["type"] == "RECORD":
+            records[message["record"]["stream"]].append(message["record"]["data"])
+        elif message["type"] == "STATE":
+            stream = message["state"]["stream"]["stream_descriptor"]["name"]
+            states[stream], records_before_state[stream] = message["state"]["stream"]["stream_state"], len(records[stream])
+    assert SENTINEL not in states.values(), "a list ended before the signal: choose an earlier point"
+    assert all(set(state) == {"cursor"} and records_before_state[stream] % PAGE == 0 for stream, state in states.items())
+
+    after = run_without_leaking("read", tmp_path, config, streams=LONG_LISTS, states=states)
+
+    assert after.returncode == 0 and after.errors() == []
+    for stream in LONG_LISTS:
+        expected = ground_truth(emulator, stream, config)
+        assert after.records(stream) == expected[records_before_state.get(stream, 0):], f"{stream} did not resume at its saved page"
+        assert after.final_state(stream) == SENTINEL
+        union, truth = as_multiset(records[stream] + after.records(stream)), as_multiset(expected)
+        assert union.keys() == truth.keys(), f"{stream}: {len(truth.keys() - union.keys())} missing, {len(union.keys() - truth.keys())} unexpected"
+        assert sum((union - truth).values()) <= PAGE, f"{stream}: more than the page in flight delivered twice"
+
+
+@pytest.mark.parametrize("seed", [41, 42])
+def test_a_killed_full_refresh_resumed_from_the_last_states_delivers_each_list_exactly_once_but_a_page(
+    seed: int, chartmogul_emulator_factory: Any, tmp_path: Path
+) -> None:
+    full_refresh_interrupted_then_resumed(signal.SIGKILL, seed, chartmogul_emulator_factory, tmp_path)
+
+
+@pytest.mark.parametrize("seed", [43, 44])
+def test_a_cancelled_full_refresh_resumed_from_the_last_states_delivers_each_list_exactly_once_but_a_page(
+    seed: int, chartmogul_emulator_factory: Any, tmp_path: Path
+) -> None:
+    full_refresh_interrupted_then_resumed(signal.SIGTERM, seed, chartmogul_emulator_factory, tmp_path)
+
+
+@pytest.mark.parametrize("cursor", [5, "", None, ["c1"]], ids=["a number", "empty", "null", "a list"])
+def test_an_unusable_list_state_is_refused_with_one_line(cursor: Any, tmp_path: Path) -> None:
+    run = run_without_leaking("read", tmp_path, {**CONFIG, "base_url": "http://127.0.0.1:9"}, streams=["invoices"], state={"cursor": cursor})
+    assert run.returncode == 1
+    message = (f"The saved state of invoices has cursor {cursor!r}, not a ChartMogul cursor (a non-empty string): reset the"
+               " invoices stream to read it whole.")
+    assert [(e["message"], e["failure_type"]) for e in run.errors()] == [(message, "config_error")]
 
 
 BAD_STATES = {
