@@ -136,12 +136,12 @@ def test_a_cancelled_full_refresh_resumed_from_the_last_states_delivers_each_lis
     full_refresh_interrupted_then_resumed(signal.SIGTERM, seed, chartmogul_emulator_factory, tmp_path)
 
 
-@pytest.mark.parametrize("cursor", [5, "", None, ["c1"]], ids=["a number", "empty", "null", "a list"])
-def test_an_unusable_list_state_is_refused_with_one_line(cursor: Any, tmp_path: Path) -> None:
-    run = run_without_leaking("read", tmp_path, {**CONFIG, "base_url": "http://127.0.0.1:9"}, streams=["invoices"], state={"cursor": cursor})
+@pytest.mark.parametrize("stream,key,what", [("invoices", "cursor", "a ChartMogul cursor"), ("plan_group_plans", "plan_group_uuid", "a uuid")])
+@pytest.mark.parametrize("value", [5, "", None, ["c1"]], ids=["a number", "empty", "null", "a list"])
+def test_an_unusable_list_state_is_refused_with_one_line(stream: str, key: str, what: str, value: Any, tmp_path: Path) -> None:
+    run = run_without_leaking("read", tmp_path, {**CONFIG, "base_url": "http://127.0.0.1:9"}, streams=[stream], state={key: value})
     assert run.returncode == 1
-    message = (f"The saved state of invoices has cursor {cursor!r}, not a ChartMogul cursor (a non-empty string): reset the"
-               " invoices stream to read it whole.")
+    message = f"The saved state of {stream} has {key} {value!r}, not {what} (a non-empty string): reset the {stream} stream to read it whole."
     assert [(e["message"], e["failure_type"]) for e in run.errors()] == [(message, "config_error")]
 
 

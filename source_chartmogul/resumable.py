@@ -1,4 +1,4 @@
-"""Resumable full refresh of the cursor-paginated lists (installed connector only).
+"""Resumable full refresh of the cursor-paginated lists and of plan_group_plans (installed connector only).
 
 The CDK 7.39.1 gives a full-refresh stream of a concurrent declarative source a FinalStateCursor: no state until the
 end, then `{"__ab_no_cursor_state_message": true}`, after a failure too, so an attempt killed at page 40 of invoices
@@ -14,11 +14,17 @@ ChartMogul's cursors name the last record served (base64 of its timestamp and id
 lifetime). If ChartMogul refuses a saved cursor (an HTTP 4xx to the resumed first request, e.g. the record it names
 was deleted), the list is read again from its start, with a warning: nothing is lost, and the attempt succeeds,
 whereas an error would fail every later attempt of the job on the same state.
+
+plan_group_plans, one short list per plan group, checkpoints the completed prefix of its plan groups, in the order the
+plan_groups list gives them: `{"plan_group_uuid": "<the last plan group of the prefix whose plans are all read>"}`.
+A read given it reads the plan groups again and skips that prefix; if that plan group is no longer listed, none is
+skipped.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any, Iterable, Mapping, MutableMapping, Optional
 
 from airbyte_cdk.models import AirbyteStream, FailureType
@@ -36,6 +42,8 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 # response; activities is incremental; plan_group_plans and customer_subscriptions are fan-outs.
 RESUMABLE_LISTS = ("customers", "plans", "plan_groups", "invoices", "subscription_events", "contacts",
                    "customer_notes", "opportunities", "tasks")
+# The fan-outs resumable by completed prefix: stream -> the partition field naming its parent record.
+RESUMABLE_FAN_OUTS = {"plan_group_plans": "plan_group_uuid"}
 
 # On the partition's slice (extra_fields, which lives from page to page): the cursor sent for the page being read.
 # components.ChartMogulPagination sets it for each next page (as the manifest's stop_condition does); it starts as the
@@ -45,22 +53,41 @@ CURSOR_SENT = "chartmogul_cursor_sent"
 FINISHED = {NO_CURSOR_STATE_KEY: True}
 
 
-def saved_cursor(stream_state: Mapping[str, Any]) -> Optional[str]:
-    """The cursor a read resumes at; None (read whole) for no state or the sentinel. run.py refuses other cursors."""
-    cursor = stream_state.get("cursor")
-    return cursor if isinstance(cursor, str) and cursor else None
+def _saved(stream_state: Mapping[str, Any], key: str) -> Optional[str]:
+    """Where a read resumes; None (read whole) for no state or the sentinel. run.py refuses other values."""
+    value = stream_state.get(key)
+    return value if isinstance(value, str) and value else None
 
 
 def state_problem(stream: str, stream_state: Mapping[str, Any]) -> Optional[str]:
-    """One line if the saved state of a resumable list cannot be resumed from; None otherwise."""
-    if stream not in RESUMABLE_LISTS or not isinstance(stream_state, Mapping) or "cursor" not in stream_state \
-            or saved_cursor(stream_state):
+    """One line if the saved state of a resumable list or fan-out cannot be resumed from; None otherwise."""
+    key, what = ("cursor", "a ChartMogul cursor") if stream in RESUMABLE_LISTS else (RESUMABLE_FAN_OUTS.get(stream), "a uuid")
+    if key is None or not isinstance(stream_state, Mapping) or key not in stream_state or _saved(stream_state, key):
         return None
-    return (f"The saved state of {stream} has cursor {stream_state['cursor']!r}, not a ChartMogul cursor (a non-empty"
-            f" string): reset the {stream} stream to read it whole.")
+    return (f"The saved state of {stream} has {key} {stream_state[key]!r}, not {what} (a non-empty string): reset the"
+            f" {stream} stream to read it whole.")
 
 
-class PageCheckpoint(Cursor):
+class _Checkpoint(Cursor):
+    """What the two checkpoints share: a state written as FinalStateCursor writes its sentinel."""
+
+    def __init__(self, stream_name: str, message_repository: MessageRepository) -> None:
+        self._stream_name = stream_name
+        self._message_repository = message_repository
+        self._state_manager = ConnectorStateManager()  # as FinalStateCursor: only to write this stream's messages
+
+    def observe(self, record: Record) -> None:
+        pass
+
+    def should_be_synced(self, record: Record) -> bool:
+        return True
+
+    def _emit_state(self) -> None:
+        self._state_manager.update_state_for_stream(self._stream_name, None, self.state)
+        self._message_repository.emit_message(self._state_manager.create_state_message(self._stream_name, None))
+
+
+class PageCheckpoint(_Checkpoint):
     """A list's state: the cursor of the page in flight, emitted right before the page's first record.
 
     The partition (CheckpointedPartition) reports each page as its first record comes, in the worker, before the
@@ -69,13 +96,11 @@ class PageCheckpoint(Cursor):
     later one: a read resumed from the last state seen re-reads at most the records of one page."""
 
     def __init__(self, stream_name: str, resume_at: Optional[str], message_repository: MessageRepository) -> None:
-        self._stream_name = stream_name
+        super().__init__(stream_name, message_repository)
         self._checkpoint = resume_at  # a failure before the first page keeps the state it was given
         self._emitted: Optional[str] = None
         self._memory: Mapping[str, Any] = {}  # the extra_fields of the slice the records are read with
         self._finished = False
-        self._message_repository = message_repository
-        self._state_manager = ConnectorStateManager()  # as FinalStateCursor: only to write this stream's messages
 
     @property
     def state(self) -> MutableMapping[str, Any]:
@@ -92,9 +117,6 @@ class PageCheckpoint(Cursor):
     def restart(self) -> None:
         self._checkpoint = None
 
-    def observe(self, record: Record) -> None:
-        pass  # after the record is queued: too late for its page's state (record_comes)
-
     def close_partition(self, partition: Partition) -> None:
         self._finished = True  # called only once the list said it ended; the sentinel follows
 
@@ -104,13 +126,6 @@ class PageCheckpoint(Cursor):
         if not self._finished and self._memory.get(CURSOR_SENT):
             self._checkpoint = self._memory[CURSOR_SENT]
         self._emit_state()
-
-    def should_be_synced(self, record: Record) -> bool:
-        return True
-
-    def _emit_state(self) -> None:
-        self._state_manager.update_state_for_stream(self._stream_name, None, self.state)
-        self._message_repository.emit_message(self._state_manager.create_state_message(self._stream_name, None))
 
 
 class CheckpointedPartition(Partition):
@@ -178,9 +193,79 @@ class Checkpointed(PartitionGenerator):
             yield CheckpointedPartition(partition, self._resume_at, self._checkpoint)
 
 
-class ResumableListStream(DefaultStream):
-    """A list stream that checkpoints: the CDK's DefaultStream reports is_resumable only for a stream with a cursor
-    field, which a full-refresh list has not."""
+class CompletedPrefix(_Checkpoint):
+    """A fan-out's state: the last parent of the longest prefix (in the parent list's order) whose partitions are all
+    read. Partitions close in any order, each in its worker after its records are queued, so when the prefix grows,
+    every record of the prefix is queued before the state that skips it."""
+
+    def __init__(self, stream_name: str, field: str, done_through: Optional[str], message_repository: MessageRepository) -> None:
+        super().__init__(stream_name, message_repository)
+        self._field = field
+        self._done_through = done_through  # a failure before any partition closes keeps the state it was given
+        self._order: list[str] = []  # the parents of the partitions generated, in order
+        self._closed: set[str] = set()
+        self._prefix = 0  # how many of _order are read, from the first
+        self._generated_all = False
+        self._lock = threading.Lock()  # partitions close in several workers
+
+    @property
+    def state(self) -> MutableMapping[str, Any]:
+        return dict(FINISHED) if self._finished() or not self._done_through else {self._field: self._done_through}
+
+    def _finished(self) -> bool:
+        return self._generated_all and self._prefix == len(self._order)
+
+    def generated(self, parent: str) -> None:
+        with self._lock:
+            self._order.append(parent)
+
+    def generated_all(self) -> None:
+        self._generated_all = True
+
+    def close_partition(self, partition: Partition) -> None:
+        with self._lock:  # held while emitting: the states go out in the order the prefix grows
+            self._closed.add(partition.to_slice()[self._field])  # type: ignore[index]
+            grown = False
+            while self._prefix < len(self._order) and self._order[self._prefix] in self._closed:
+                self._done_through, self._prefix, grown = self._order[self._prefix], self._prefix + 1, True
+            if grown and not self._finished():  # the end is the sentinel, which the CDK asks for once
+                self._emit_state()
+
+    def ensure_at_least_one_state_emitted(self) -> None:
+        self._emit_state()  # at the end (the sentinel), or after a failure (the prefix read)
+
+
+class AfterCompletedPrefix(PartitionGenerator):
+    """The fan-out's partitions, without those of the completed prefix of a saved state. They are held until the
+    prefix's last parent shows: if it never does (deleted since), they are all read."""
+
+    def __init__(self, stream: DefaultStream, done_through: Optional[str], checkpoint: CompletedPrefix, field: str) -> None:
+        self._stream = stream
+        self._done_through = done_through
+        self._checkpoint = checkpoint
+        self._field = field
+
+    def generate(self) -> Iterable[Partition]:
+        held: Optional[list[Partition]] = [] if self._done_through else None
+        for partition in self._stream.generate_partitions():
+            if held is not None:
+                held.append(partition)
+                if partition.to_slice()[self._field] == self._done_through:  # type: ignore[index]
+                    held = None  # the prefix: read by an earlier attempt
+                continue
+            yield from self._generated(partition)
+        for partition in held or []:
+            yield from self._generated(partition)
+        self._checkpoint.generated_all()
+
+    def _generated(self, partition: Partition) -> Iterable[Partition]:
+        self._checkpoint.generated(partition.to_slice()[self._field])  # type: ignore[index]
+        yield partition
+
+
+class ResumableStream(DefaultStream):
+    """A stream that checkpoints: the CDK's DefaultStream reports is_resumable only for a stream with a cursor
+    field, which a full-refresh stream has not."""
 
     def as_airbyte_stream(self) -> AirbyteStream:
         stream = super().as_airbyte_stream()
@@ -189,12 +274,21 @@ class ResumableListStream(DefaultStream):
 
 
 def resumable(stream: DefaultStream, stream_state: Mapping[str, Any], message_repository: MessageRepository) -> DefaultStream:
-    """`stream` (as the CDK built it) checkpointing its pages, and resumed at the cursor of `stream_state` if any."""
-    resume_at = saved_cursor(stream_state)
-    checkpoint = PageCheckpoint(stream.name, resume_at, message_repository)
+    """`stream` (as the CDK built it, a list or fan-out named above) checkpointing as it reads, and resumed where
+    `stream_state` says, if it says."""
+    checkpoint: _Checkpoint
+    if stream.name in RESUMABLE_FAN_OUTS:
+        field = RESUMABLE_FAN_OUTS[stream.name]
+        done_through = _saved(stream_state, field)
+        checkpoint = CompletedPrefix(stream.name, field, done_through, message_repository)
+        partitions: PartitionGenerator = AfterCompletedPrefix(stream, done_through, checkpoint, field)
+    else:
+        resume_at = _saved(stream_state, "cursor")
+        checkpoint = PageCheckpoint(stream.name, resume_at, message_repository)
+        partitions = Checkpointed(stream, resume_at, checkpoint)
     keys = stream.as_airbyte_stream().source_defined_primary_key or []
-    return ResumableListStream(
-        partition_generator=Checkpointed(stream, resume_at, checkpoint),
+    return ResumableStream(
+        partition_generator=partitions,
         name=stream.name,
         json_schema=stream.get_json_schema,
         primary_key=[key[0] for key in keys],

@@ -14,7 +14,7 @@ from airbyte_cdk.sources.streams.concurrent.default_stream import DefaultStream
 from airbyte_cdk.utils.yaml_loader import safe_load_yaml
 
 from source_chartmogul.components import NewestRecordDateByWindow, check_json_bodies_with_orjson
-from source_chartmogul.resumable import RESUMABLE_LISTS, resumable
+from source_chartmogul.resumable import RESUMABLE_FAN_OUTS, RESUMABLE_LISTS, resumable
 
 MANIFEST_PATH = Path(__file__).resolve().parent / "manifest.yaml"  # absolute: never a manifest.yaml in the CWD
 
@@ -68,12 +68,13 @@ class SourceChartmogul(YamlDeclarativeSource):
         return self._with_resumable_lists(streams)
 
     def _with_resumable_lists(self, streams: List[AbstractStream]) -> List[AbstractStream]:
-        """The cursor-paginated lists checkpointing their pages (resumable.py). The states they emit go through the
+        """The cursor-paginated lists checkpointing their pages, plan_group_plans its plan groups (resumable.py). The states they emit go through the
         message repository of the CDK's read (`_message_repository`, set by ConcurrentDeclarativeSource.__init__; a
         unit test pins it), which queues them behind the records already read. It would retire if the CDK built
         resumable full-refresh cursors for concurrent declarative streams again, or handed its repository out."""
         return [
             resumable(stream, self._saved_states.get_stream_state(stream.name, None), self._message_repository)
-            if stream.name in RESUMABLE_LISTS and isinstance(stream, DefaultStream) else stream
+            if (stream.name in RESUMABLE_LISTS or stream.name in RESUMABLE_FAN_OUTS) and isinstance(stream, DefaultStream)
+            else stream
             for stream in streams
         ]

@@ -40,14 +40,15 @@ def three_pages(stream: str) -> list[tuple[Any, HttpResponse]]:
     ]
 
 
-def read_list(stream: str, exchanges: list[tuple[Any, HttpResponse]], state: dict[str, Any] | None = None) -> EntrypointOutput:
+def read_list(stream: str, exchanges: list[tuple[Any, HttpResponse]], state: dict[str, Any] | None = None,
+              config: dict[str, Any] = CONFIG) -> EntrypointOutput:
     """A full-refresh read of `stream` (from `state`), ChartMogul answering each of `exchanges` once and nothing else."""
     catalog = CatalogBuilder().with_stream(stream, SyncMode.full_refresh).build()
     states = StateBuilder().with_stream_state(stream, state).build() if state is not None else None
     with HttpMocker() as http:
         for expected_request, response in exchanges:
             http.get(expected_request, response)
-        output = read(SourceChartmogul(catalog=catalog, config=CONFIG, state=states), CONFIG, catalog, states)
+        output = read(SourceChartmogul(catalog=catalog, config=config, state=states), config, catalog, states)
     for expected_request, _ in exchanges:
         http.assert_number_of_calls(expected_request, 1)
     return output
@@ -109,7 +110,7 @@ def test_a_saved_cursor_chartmogul_refuses_reads_the_list_again_from_its_start()
 def test_discover_marks_the_checkpointing_lists_resumable_and_the_single_responses_not() -> None:
     catalog = discover(SourceChartmogul(config=CONFIG), CONFIG).catalog.catalog
     resumable = {s.name: s.is_resumable for s in catalog.streams}
-    assert {name: resumable[name] for name in LISTS} == {name: True for name in LISTS}
+    assert {name: resumable[name] for name in [*LISTS, "plan_group_plans"]} == {name: True for name in [*LISTS, "plan_group_plans"]}
     single_responses = ["account", "data_sources", "customer_count", "key_metrics", "mrr_metrics"]
     assert {name: resumable[name] for name in single_responses} == {name: False for name in single_responses}
     assert set(RESUMABLE_LISTS) == set(LISTS)
@@ -124,3 +125,57 @@ def test_the_cdk_internals_the_checkpoint_relies_on_are_those_of_7_39_1() -> Non
     assert isinstance(source._message_repository, ConcurrentMessageRepository)
     built = {s.name: s for s in super(SourceChartmogul, source).streams(CONFIG)}
     assert all(isinstance(built[name].cursor, FinalStateCursor) for name in LISTS)
+
+
+GROUPS = ["plg_1", "plg_2", "plg_3"]
+
+
+def plan_groups_and_their_plans(*groups_read: str) -> list[tuple[Any, HttpResponse]]:
+    """The plan groups (one page), and the plans (two each) of the groups named."""
+    return [(request("plan_groups", per_page="200"), page("plan_groups", [{"uuid": g} for g in GROUPS], "c1", False))] + [
+        (request(f"plan_groups/{group}/plans", per_page="200"), page("plans", [{"uuid": f"{group}_pl_{n}"} for n in range(2)], "c", False))
+        for group in groups_read
+    ]
+
+
+def test_plan_group_plans_checkpoints_the_plan_groups_read_in_list_order_then_the_sentinel() -> None:
+    """A state names the last of the leading plan groups whose plans are all out (one worker: a fixed order)."""
+    output = read_list("plan_group_plans", plan_groups_and_their_plans(*GROUPS), config={**CONFIG, "concurrency_level": 1})
+    assert [error.trace.error.message for error in output.errors] == []
+    assert sequence(output, "uuid") == [
+        "plg_1_pl_0", "plg_1_pl_1", {"plan_group_uuid": "plg_1"}, "plg_2_pl_0", "plg_2_pl_1", {"plan_group_uuid": "plg_2"},
+        "plg_3_pl_0", "plg_3_pl_1", SENTINEL,
+    ]
+
+
+def test_plan_group_plans_read_in_parallel_emits_each_state_after_the_plans_of_the_plan_groups_it_names() -> None:
+    output = read_list("plan_group_plans", plan_groups_and_their_plans(*GROUPS))
+    assert [error.trace.error.message for error in output.errors] == []
+    emitted = sequence(output, "uuid")
+    assert sorted(r for r in emitted if isinstance(r, str)) == [f"{g}_pl_{n}" for g in GROUPS for n in range(2)]
+    assert emitted[-1] == SENTINEL and SENTINEL not in emitted[:-1]
+    for position, state in enumerate(emitted[:-1]):
+        if isinstance(state, dict):
+            done = GROUPS[: GROUPS.index(state["plan_group_uuid"]) + 1]
+            assert {r for r in emitted[:position] if isinstance(r, str)} >= {f"{g}_pl_{n}" for g in done for n in range(2)}
+
+
+def test_plan_group_plans_resumed_from_its_state_skips_the_plan_groups_read_before() -> None:
+    output = read_list("plan_group_plans", plan_groups_and_their_plans("plg_2", "plg_3"), state={"plan_group_uuid": "plg_1"})
+    assert [error.trace.error.message for error in output.errors] == []
+    assert sorted(m.record.data["uuid"] for m in output.records) == ["plg_2_pl_0", "plg_2_pl_1", "plg_3_pl_0", "plg_3_pl_1"]
+    assert output.most_recent_state.stream_state.__dict__ == SENTINEL
+
+
+def test_plan_group_plans_reads_every_plan_group_when_the_saved_one_is_no_longer_listed() -> None:
+    output = read_list("plan_group_plans", plan_groups_and_their_plans(*GROUPS), state={"plan_group_uuid": "plg_deleted"})
+    assert [error.trace.error.message for error in output.errors] == []
+    assert len(output.records) == 6
+
+
+def test_plan_group_plans_that_fails_leaves_the_plan_groups_read_before_the_failed_one() -> None:
+    exchanges = plan_groups_and_their_plans(*GROUPS)
+    exchanges[2] = (exchanges[2][0], HttpResponse('{"code":400,"message":"Bad","param":null}', 400))
+    output = read_list("plan_group_plans", exchanges)
+    assert output.errors
+    assert output.most_recent_state.stream_state.__dict__ == {"plan_group_uuid": "plg_1"}
