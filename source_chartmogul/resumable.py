@@ -6,9 +6,9 @@ starts again at page 1 (concurrent_declarative_source.py: "we are not enabling R
 Here each list checkpoints the ChartMogul cursor of the page it is reading, and a read given that state starts at
 that page: at most that page is read twice. A finished list ends on the CDK's sentinel, which reads it whole again.
 
-State of a list while unfinished: `{"cursor": "<the opaque cursor sent for the page whose records were last
-emitted>"}`; finished: `{"__ab_no_cursor_state_message": true}`; nothing yet to resume from (failed on its first
-page): the sentinel too, since a read from it reads the list whole, as it must.
+State of a list while unfinished: `{"cursor": "<the opaque cursor sent for the page in flight>"}`, emitted right
+before that page's first record; finished: `{"__ab_no_cursor_state_message": true}`; failed: the cursor of the page
+that failed, or, before any record, the state it was given (the sentinel if none: a read from it reads the list whole).
 
 ChartMogul's cursors name the last record served (base64 of its timestamp and id; the API reference documents no
 lifetime). If ChartMogul refuses a saved cursor (an HTTP 4xx to the resumed first request, e.g. the record it names

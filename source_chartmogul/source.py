@@ -39,7 +39,7 @@ class SourceChartmogul(YamlDeclarativeSource):
         **kwargs: Any,
     ) -> None:
         check_json_bodies_with_orjson()
-        self._saved_states = ConnectorStateManager(state=state)  # what the resumable lists resume from
+        self._saved_states = ConnectorStateManager(state=state)  # where the resumable streams resume
         # The CDK interpolates the config, catalog and state given here, not those passed to check/discover/read.
         super().__init__(path_to_yaml=str(MANIFEST_PATH), catalog=catalog, config=config, state=state, **kwargs)
 
@@ -68,10 +68,11 @@ class SourceChartmogul(YamlDeclarativeSource):
         return self._with_resumable_lists(streams)
 
     def _with_resumable_lists(self, streams: List[AbstractStream]) -> List[AbstractStream]:
-        """The cursor-paginated lists checkpointing their pages, plan_group_plans its plan groups (resumable.py). The states they emit go through the
-        message repository of the CDK's read (`_message_repository`, set by ConcurrentDeclarativeSource.__init__; a
-        unit test pins it), which queues them behind the records already read. It would retire if the CDK built
-        resumable full-refresh cursors for concurrent declarative streams again, or handed its repository out."""
+        """The cursor-paginated lists checkpointing their pages, plan_group_plans its plan groups (resumable.py). Their
+        states go through the message repository of the CDK's read (`_message_repository`, set by
+        ConcurrentDeclarativeSource.__init__; a unit test pins it), which queues them behind the records already read.
+        It would retire if the CDK built resumable full-refresh cursors for concurrent declarative streams again, or
+        handed its repository out."""
         return [
             resumable(stream, self._saved_states.get_stream_state(stream.name, None), self._message_repository)
             if (stream.name in RESUMABLE_LISTS or stream.name in RESUMABLE_FAN_OUTS) and isinstance(stream, DefaultStream)
