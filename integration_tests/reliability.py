@@ -4,7 +4,10 @@ a connector run that fails if any of them shows."""
 from __future__ import annotations
 
 import base64
+import signal
 import json
+import subprocess
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
@@ -41,3 +44,32 @@ def run_without_leaking(command: str, tmp_path: Path, config: dict[str, Any], **
     run = run_connector(command, tmp_path, config, **kwargs)
     assert_key_hidden(run.stdout + run.stderr, config["api_key"])
     return run
+
+
+def interrupted_read(args: list[str], cwd: Path, after_states: int, signal_number: int, reader_lag_s: float, stream: str,
+                     key: str = SECRET_KEY) -> tuple[list[dict[str, Any]], Any]:
+    """Runs the read `args`, sends the connector `signal_number` once it has emitted `after_states` STATE messages,
+    `reader_lag_s` after it (a reader that stops reading for that long, as a destination applying backpressure does:
+    the pipe fills, and the connector is blocked in the middle of writing a batch when the signal comes); the records
+    of `stream` and its last state that the connector delivered. After a SIGKILL, what it emitted up to that point
+    (the rest of the pipe may end on a torn line); after a SIGTERM, everything it wrote up to its exit, each line of
+    which must be a whole message."""
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=cwd)
+    records, state, states = [], None, 0
+    assert process.stdout is not None
+    for line in process.stdout:
+        assert_key_hidden(line, key)
+        assert line.endswith("\n"), f"a torn last line: {line[-200:]!r}"
+        message = json.loads(line)
+        if message["type"] == "RECORD" and message["record"]["stream"] == stream:
+            records.append(message["record"]["data"])
+        elif message["type"] == "STATE" and message["state"]["stream"]["stream_descriptor"]["name"] == stream:
+            state, states = message["state"]["stream"]["stream_state"], states + 1
+            if states == after_states:
+                time.sleep(reader_lag_s)
+                process.send_signal(signal_number)
+                if signal_number == signal.SIGKILL:
+                    break
+    process.wait(timeout=60)
+    assert process.returncode == -signal_number, "the sync ended before the signal: choose an earlier point"
+    return records, state

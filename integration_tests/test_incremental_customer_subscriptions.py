@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import signal
-import subprocess
 import time
 import zlib
 from collections import Counter
@@ -18,7 +17,7 @@ from typing import Any
 import pytest
 
 from integration_tests.connector_cli import STREAMS, as_multiset, connector_command, ground_truth
-from integration_tests.reliability import CONFIG, SECRET_KEY, assert_key_hidden, run_without_leaking
+from integration_tests.reliability import CONFIG, SECRET_KEY, interrupted_read, run_without_leaking
 
 STREAM = "customer_subscriptions"
 # The emulator's history ends 2025-12-31; its simulated days follow. No end_date: the activities read up to now.
@@ -156,32 +155,6 @@ CHECKPOINT_EVERY = 100  # subscriptions_cursor.CHECKPOINT_EVERY: what a kill can
 CONCURRENCY = 10
 
 
-def interrupted(tmp_path: Path, config: dict[str, Any], sync_mode: str, after_states: int, signal_number: int) -> tuple[list[dict[str, Any]], Any]:
-    """The sync, sent `signal_number` once it has emitted `after_states` STATE messages; the records and the last
-    state it delivered (as integration_tests/test_interrupted_syncs.py, for this stream)."""
-    process = subprocess.Popen(connector_command("read", tmp_path, config, catalog=catalog(sync_mode)),
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=tmp_path)
-    records, state, states = [], None, 0
-    assert process.stdout is not None
-    for line in process.stdout:
-        assert_key_hidden(line, SECRET_KEY)
-        assert line.endswith("\n"), f"a torn last line: {line[-200:]!r}"
-        message = json.loads(line)
-        if message["type"] == "RECORD":
-            records.append(message["record"]["data"])
-        elif message["type"] == "STATE":
-            state, states = message["state"]["stream"]["stream_state"], states + 1
-            if states == after_states:
-                if signal_number == signal.SIGTERM:
-                    time.sleep(1.0)  # the reader lags, as a destination's backpressure: the pipe fills
-                process.send_signal(signal_number)
-                if signal_number == signal.SIGKILL:
-                    break
-    process.wait(timeout=60)
-    assert process.returncode == -signal_number, "the sync ended before the signal: choose an earlier point"
-    return records, state
-
-
 @pytest.mark.parametrize("sync_mode", ["full_refresh", "incremental"])
 @pytest.mark.parametrize("signal_number", [signal.SIGKILL, signal.SIGTERM], ids=["killed", "cancelled"])
 def test_a_fan_out_interrupted_half_way_resumes_from_its_last_state_and_reads_the_rest_only(
@@ -192,7 +165,9 @@ def test_a_fan_out_interrupted_half_way_resumes_from_its_last_state_and_reads_th
     customers = [c["uuid"] for c in emulator.truth("/v1/customers")]
     # 1,000 partitions at 30 ms each, 10 at a time: 3 s; the signal comes after 300 have closed (and, for SIGTERM,
     # 1 s later), half-way.
-    before, state = interrupted(tmp_path, config, sync_mode, 3, signal_number)
+    # SIGKILL at once; SIGTERM with the reader lagging 1 s, as a destination's backpressure.
+    before, state = interrupted_read(connector_command("read", tmp_path, config, catalog=catalog(sync_mode)), tmp_path, 3,
+                                     signal_number, 1.0 if signal_number == signal.SIGTERM else 0.0, STREAM)
     first = asked_customers(emulator)
     resume = state["resume"]
     assert customers[resume["position"]] == resume["customer_uuid"] and resume["position"] >= 2 * CHECKPOINT_EVERY - 1

@@ -4,18 +4,15 @@ to do"."""
 
 from __future__ import annotations
 
-import json
 import random
 import signal
-import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from integration_tests.connector_cli import connector_command, ground_truth
-from integration_tests.reliability import CONFIG, SECRET_KEY, assert_key_hidden, run_without_leaking
+from integration_tests.reliability import CONFIG, SECRET_KEY, interrupted_read, run_without_leaking
 
 # Before the signal the reader stops reading for this long, as a destination applying backpressure does: the pipe
 # fills, and the connector is blocked in the middle of writing a batch when the signal comes.
@@ -23,32 +20,9 @@ PIPE_FILLS_S = 1.0
 
 
 def interrupted_sync(tmp_path: Path, config: dict[str, Any], after_states: int, signal_number: int) -> tuple[list[dict[str, Any]], Any]:
-    """Read activities incrementally, send the connector `signal_number` once it has emitted `after_states` STATE
-    messages; the records and the last state it delivered. After a SIGKILL, what it emitted up to that point (the
-    rest of the pipe may end on a torn line); after a SIGTERM, everything it wrote up to its exit, each line of which
-    must be a whole message."""
-    process = subprocess.Popen(
-        connector_command("read", tmp_path, config, streams=["activities"], sync_mode="incremental"),
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=tmp_path,
-    )
-    records, state, states = [], None, 0
-    assert process.stdout is not None
-    for line in process.stdout:
-        assert_key_hidden(line, SECRET_KEY)
-        assert line.endswith("\n"), f"a torn last line: {line[-200:]!r}"
-        message = json.loads(line)
-        if message["type"] == "RECORD":
-            records.append(message["record"]["data"])
-        elif message["type"] == "STATE":
-            state, states = message["state"]["stream"]["stream_state"], states + 1
-            if states == after_states:
-                time.sleep(PIPE_FILLS_S)
-                process.send_signal(signal_number)
-                if signal_number == signal.SIGKILL:
-                    break
-    process.wait(timeout=30)
-    assert process.returncode == -signal_number, "the sync ended before the signal: choose an earlier point"
-    return records, state
+    """Read activities incrementally, interrupted (reliability.interrupted_read) after `after_states` STATE messages."""
+    args = connector_command("read", tmp_path, config, streams=["activities"], sync_mode="incremental")
+    return interrupted_read(args, tmp_path, after_states, signal_number, PIPE_FILLS_S, "activities")
 
 
 def interrupted_then_resumed(signal_number: int, seed: int, emulator_factory: Any, tmp_path: Path) -> None:
