@@ -219,3 +219,38 @@ def test_an_unusable_state_is_refused_with_one_line(state: Any, message: Any, tm
                               catalog=catalog("incremental"), state=state)
     assert run.returncode == 1
     assert [(e["message"], e["failure_type"]) for e in run.errors()] == [(message, "config_error")]
+
+
+def test_a_daily_sync_interrupted_half_way_resumes_with_the_same_selection_and_completes_its_day(
+    chartmogul_emulator_factory: Any, tmp_path: Path
+) -> None:
+    """Resumed, it reads the selected customers after the prefix only, and writes the interrupted attempt's day, so
+    that a later sync still reads the buckets due after it."""
+    emulator = chartmogul_emulator_factory(seed=7, customers=1000, activities=5000, api_key=SECRET_KEY, latency_ms=30)
+    config = {**SETTINGS, "base_url": emulator.url, "concurrency_level": CONCURRENCY}
+    first = sync(tmp_path, emulator, "incremental", None, concurrency_level=CONCURRENCY).final_state(STREAM)
+    emulator.simulate_day(share=0.02, seed=8)
+    state = {**first, "rotation_day": first["rotation_day"] - 4}
+    customers = [c["uuid"] for c in emulator.truth("/v1/customers")]
+    buckets = due(state["rotation_day"], today(), 7)
+    selected = window_customers(emulator, first["parent_state"]["activities"]["date"]) | {
+        c for c in customers if zlib.crc32(c.encode("utf-8")) % 7 in buckets}
+    emulator.requested_paths.clear()
+    args = connector_command("read", tmp_path, config, streams=[STREAM], catalog=catalog("incremental"), state=state)
+    before, checkpoint = interrupted_read(args, tmp_path, 2, signal.SIGKILL, 0.0, STREAM)
+    resume = checkpoint["resume"]
+    assert {k: v for k, v in checkpoint.items() if k != "resume"} == state  # the selection's inputs, kept
+    assert resume["rotation_day"] == today() and resume["customer_uuid"] == customers[resume["position"]]
+    read_first = set(asked_customers(emulator))
+    assert read_first <= selected
+    emulator.requested_paths.clear()
+
+    after = sync(tmp_path, emulator, "incremental", checkpoint, concurrency_level=CONCURRENCY)
+
+    rest = [c for c in customers[resume["position"] + 1:] if c in selected]
+    assert sorted(asked_customers(emulator)) == sorted(rest)
+    assert len(read_first & set(rest)) <= CHECKPOINT_EVERY + 2 * CONCURRENCY
+    delivered = before + after.records(STREAM)
+    assert set(as_multiset(delivered)) == set(as_multiset(subscriptions_of(emulator, selected)))
+    assert after.final_state(STREAM) == {"parent_state": {"activities": {"date": resume["activities_date"]}},
+                                         "rotation_day": resume["rotation_day"], "rotation_days": 7}

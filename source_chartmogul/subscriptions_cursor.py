@@ -133,7 +133,10 @@ class CustomerSubscriptionsCursor(Cursor):
         self._prefix_end: Optional[tuple[int, str]] = (resume["position"], resume["customer_uuid"]) if self._resume else None
         self._closed_since_checkpoint = 0
         self._generation_done = False
-        self._this_sync: dict[str, Any] = {}  # rotation_day and activities_date this sync writes when it completes
+        # The rotation_day and activities_date this sync writes when it completes: a resumed sync's from the start
+        # (kept should the stream fail before _selection), else set by _selection.
+        self._this_sync: dict[str, Any] = (
+            {key: self._resume[key] for key in ("rotation_day", "activities_date")} if self._resume and self._incremental else {})
 
     # ------------------------------------------------------------------ slicing
     def stream_slices(self) -> Iterable[StreamSlice]:
