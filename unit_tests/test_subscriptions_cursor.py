@@ -3,6 +3,7 @@ discover says of the stream, the rotation rule, and the completed-prefix checkpo
 
 from __future__ import annotations
 
+import time
 from importlib.metadata import version
 from typing import Any
 
@@ -19,6 +20,7 @@ from airbyte_cdk.test.state_builder import StateBuilder
 
 from source_chartmogul import SourceChartmogul
 from source_chartmogul.subscriptions_cursor import CustomerSubscriptionsCursor, bucket_of, due_buckets
+from unit_tests.test_stream_requests import activities_request, customer, emitted, page, read_with_exact_requests, request
 
 CONFIG = {"api_key": "sk_unit_cursor_5e1f", "start_date": "2024-01-15T06:30:00Z", "end_date": "2024-06-30T23:59:59Z"}
 
@@ -127,3 +129,23 @@ def test_a_resumed_fan_out_skips_the_prefix_only_where_the_list_still_matches_it
     cursor = CustomerSubscriptionsCursor(Customers(listed), None, state, 7, "", InMemoryMessageRepository(),
                                          ConnectorStateManager())
     assert [s.partition["customer_uuid"] for s in cursor.stream_slices()] == read
+
+
+def test_from_a_state_of_today_only_the_customers_with_activities_in_the_window_are_asked() -> None:
+    """Exact requests (HttpMocker): the customers list, the activities windows from the state's date minus the 30-day
+    lookback to end_date, and the subscriptions of the one customer with an activity there; no bucket is due."""
+    day = int(time.time() // 86400)
+    state = StateBuilder().with_stream_state("customer_subscriptions", {
+        "parent_state": {"activities": {"date": "2024-06-20T00:00:00Z"}}, "rotation_day": day, "rotation_days": 7}).build()
+    moved = {"uuid": "act-0001", "date": "2024-06-25T10:00:00+00:00", "type": "expansion", "customer-uuid": "cus_0002"}
+    windows = [("2024-05-20T23:59:59Z", "2024-06-05T00:00:00Z", []), ("2024-06-04T23:59:59Z", "2024-06-20T00:00:00Z", []),
+               ("2024-06-19T23:59:59Z", "2024-07-01T00:00:00Z", [moved])]
+    subscription = {"id": 9, "uuid": "sub_9", "external_id": "s9", "plan": "Gold", "start-date": "2024-06-25T10:00:00+00:00"}
+    output = read_with_exact_requests("customer_subscriptions", [
+        (request("customers", per_page="200"), page("entries", [customer(1), customer(2)], "c1", False)),
+        *[(activities_request(start, end), page("entries", found, None, False)) for start, end, found in windows],
+        (request("customers/cus_0002/subscriptions", per_page="200"), page("entries", [subscription], None, False)),
+    ], state=state)
+    assert emitted(output) == [{**subscription, "customer_uuid": "cus_0002"}]
+    assert output.most_recent_state.stream_state.__dict__ == {
+        "parent_state": {"activities": {"date": "2024-06-25T10:00:00Z"}}, "rotation_day": day, "rotation_days": 7}
