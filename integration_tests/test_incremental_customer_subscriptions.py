@@ -207,6 +207,7 @@ BAD_STATES = {
     "a rotation day as text": ({"rotation_day": "20000"}, f"The saved state of customer_subscriptions has rotation_day '20000', not a day number (UTC days since 1970-01-01): {FIX}"),
     "a rotation day in the future": ({"rotation_day": 99999}, None),
     "zero rotation days": ({"rotation_days": 0}, f"The saved state of customer_subscriptions has rotation_days 0, not a whole number of days of at least 1: {FIX}"),
+    "incomplete": ({"rotation_days": 7}, f"The saved state of customer_subscriptions has rotation_days without the rest of parent_state, rotation_day and rotation_days: {FIX}"),
     "a negative resume position": ({"resume": {"position": -1, "customer_uuid": "cus_1"}}, f"The saved state of customer_subscriptions has resume.position -1, not a position in the customers list: {FIX}"),
     "a resume without its customer": ({"resume": {"position": 3}}, f"The saved state of customer_subscriptions has resume.customer_uuid None, not a customer uuid: {FIX}"),
 }

@@ -182,6 +182,10 @@ def _subscriptions_state_problem(state: Any) -> Optional[str]:
             problem = check(f"resume.{key}", resume[key]) if key in resume else None
             if problem:
                 return problem
+    # A completed incremental sync writes all three; the CDK would read a lone value as the activities' cursor.
+    completed = [key for key in ("parent_state", "rotation_day", "rotation_days") if key in state]
+    if completed and len(completed) < 3:
+        return f"has {' and '.join(completed)} without the rest of parent_state, rotation_day and rotation_days"
     return None
 
 

@@ -82,8 +82,9 @@ class SourceChartmogul(YamlDeclarativeSource):
         The CDK 7.39.1 gives a stream built from a manifest no hook to supply its own concurrent cursor, so this sets
         three private attributes of the DefaultStream the factory built: the cursor, the slicer its partition generator
         walks (ours, walking the manifest's own customers router), and the cursor field discover reports.
-        unit_tests/test_subscriptions_cursor.py pins them to the CDK version; a custom cursor (or a
-        `CustomIncrementalSync` accepted on a partitioned DefaultStream) upstream would retire this."""
+        unit_tests/test_subscriptions_cursor.py pins them to the CDK version. What would retire this upstream: a
+        manifest `incremental_sync` that accepts a custom concurrent cursor (7.39.1's schema allows only
+        DatetimeBasedCursor and IncrementingCountCursor there)."""
         generator = stream._stream_partition_generator  # type: ignore[attr-defined]
         customers = generator._stream_slicer
         state = self._connector_state_manager.get_stream_state(SUBSCRIPTIONS, None)

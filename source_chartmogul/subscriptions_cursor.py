@@ -76,8 +76,9 @@ class ActivityCustomers:
         newest: Optional[str] = None
         for window in self._activities.generate_partitions():
             for record in window.read():
-                customers.add(record.data["customer-uuid"])
-                newest = max(newest or "", _state_date(record.data["date"]))
+                if record.data.get("customer-uuid"):
+                    customers.add(record.data["customer-uuid"])
+                newest = max(newest or "", _state_date(record.data["date"]))  # the window filter read the date
         return customers, newest
 
     def newest_date(self) -> Optional[str]:
