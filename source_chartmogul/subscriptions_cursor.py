@@ -111,7 +111,6 @@ class CustomerSubscriptionsCursor(Cursor):
         start_date: str,
         message_repository: MessageRepository,
         connector_state_manager: ConnectorStateManager,
-        now: Optional[float] = None,
     ) -> None:
         self._customers = customers
         self._activities = activities
@@ -120,7 +119,7 @@ class CustomerSubscriptionsCursor(Cursor):
         self._start_date = start_date
         self._message_repository = message_repository
         self._state_manager = connector_state_manager
-        self._today = day_number(time.time() if now is None else now)
+        self._today = day_number(time.time())  # built as the sync starts
         self._given = dict(state)
         resume = state.get("resume") if isinstance(state.get("resume"), Mapping) else None
         needs = ("position", "customer_uuid") + (("rotation_day", "activities_date") if self._incremental else ())
