@@ -4,7 +4,10 @@ a connector run that fails if any of them shows."""
 from __future__ import annotations
 
 import base64
+import signal
 import json
+import subprocess
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
@@ -41,3 +44,41 @@ def run_without_leaking(command: str, tmp_path: Path, config: dict[str, Any], **
     run = run_connector(command, tmp_path, config, **kwargs)
     assert_key_hidden(run.stdout + run.stderr, config["api_key"])
     return run
+
+
+def interrupted_messages(args: list[str], cwd: Path, after_states: int, signal_number: int, reader_lag_s: float,
+                         stream: str | None = None, key: str = SECRET_KEY) -> list[dict[str, Any]]:
+    """Runs the read `args`, sends the connector `signal_number` once it has emitted `after_states` STATE messages (of
+    `stream`, or of any stream), `reader_lag_s` after it (a reader that stops reading for that long, as a destination
+    applying backpressure does: the pipe fills, and the connector is blocked in the middle of writing a batch when the
+    signal comes); the messages the connector delivered. After a SIGKILL, what it emitted up to that point (the rest of
+    the pipe may end on a torn line); after a SIGTERM, everything it wrote up to its exit, each line of which must be a
+    whole message."""
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=cwd)
+    messages, states = [], 0
+    assert process.stdout is not None
+    for line in process.stdout:
+        assert_key_hidden(line, key)
+        assert line.endswith("\n"), f"a torn last line: {line[-200:]!r}"
+        messages.append(json.loads(line))
+        if messages[-1]["type"] == "STATE" and stream in (None, messages[-1]["state"]["stream"]["stream_descriptor"]["name"]):
+            states += 1
+            if states == after_states:
+                time.sleep(reader_lag_s)
+                process.send_signal(signal_number)
+                if signal_number == signal.SIGKILL:
+                    break
+    process.wait(timeout=60)
+    assert process.returncode == -signal_number, "the sync ended before the signal: choose an earlier point"
+    return messages
+
+
+def interrupted_read(args: list[str], cwd: Path, after_states: int, signal_number: int, reader_lag_s: float, stream: str,
+                     key: str = SECRET_KEY) -> tuple[list[dict[str, Any]], Any]:
+    """interrupted_messages after `after_states` STATE messages of `stream`: the records of `stream` and its last state
+    that the connector delivered."""
+    messages = interrupted_messages(args, cwd, after_states, signal_number, reader_lag_s, stream, key)
+    records = [m["record"]["data"] for m in messages if m["type"] == "RECORD" and m["record"]["stream"] == stream]
+    states = [m["state"]["stream"]["stream_state"] for m in messages
+              if m["type"] == "STATE" and m["state"]["stream"]["stream_descriptor"]["name"] == stream]
+    return records, states[-1] if states else None

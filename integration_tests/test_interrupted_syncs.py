@@ -4,56 +4,25 @@ message; an unusable state is refused with one line, never silently read as "not
 
 from __future__ import annotations
 
-import json
 import random
 import signal
-import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from integration_tests.connector_cli import as_multiset, connector_command, ground_truth
-from integration_tests.reliability import CONFIG, SECRET_KEY, assert_key_hidden, run_without_leaking
+from integration_tests.reliability import CONFIG, SECRET_KEY, interrupted_messages, interrupted_read, run_without_leaking
 
 # Before the signal the reader stops reading for this long, as a destination applying backpressure does: the pipe
 # fills, and the connector is blocked in the middle of writing a batch when the signal comes.
 PIPE_FILLS_S = 1.0
 
 
-def interrupted_read(tmp_path: Path, config: dict[str, Any], streams: list[str], sync_mode: str, after_states: int,
-                     signal_number: int) -> list[dict[str, Any]]:
-    """Read `streams`, send the connector `signal_number` once it has emitted `after_states` STATE messages; the
-    messages it delivered. After a SIGKILL, what it emitted up to that point (the rest of the pipe may end on a torn
-    line); after a SIGTERM, everything it wrote up to its exit, each line of which must be a whole message."""
-    process = subprocess.Popen(
-        connector_command("read", tmp_path, config, streams=streams, sync_mode=sync_mode),
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=tmp_path,
-    )
-    messages, states = [], 0
-    assert process.stdout is not None
-    for line in process.stdout:
-        assert_key_hidden(line, SECRET_KEY)
-        assert line.endswith("\n"), f"a torn last line: {line[-200:]!r}"
-        messages.append(json.loads(line))
-        if messages[-1]["type"] == "STATE":
-            states += 1
-            if states == after_states:
-                time.sleep(PIPE_FILLS_S)
-                process.send_signal(signal_number)
-                if signal_number == signal.SIGKILL:
-                    break
-    process.wait(timeout=30)
-    assert process.returncode == -signal_number, "the sync ended before the signal: choose an earlier point"
-    return messages
-
-
 def interrupted_sync(tmp_path: Path, config: dict[str, Any], after_states: int, signal_number: int) -> tuple[list[dict[str, Any]], Any]:
-    """Read activities incrementally, interrupted (interrupted_read); the records and the last state it delivered."""
-    messages = interrupted_read(tmp_path, config, ["activities"], "incremental", after_states, signal_number)
-    states = [m["state"]["stream"]["stream_state"] for m in messages if m["type"] == "STATE"]
-    return [m["record"]["data"] for m in messages if m["type"] == "RECORD"], states[-1] if states else None
+    """Read activities incrementally, interrupted (reliability.interrupted_read) after `after_states` STATE messages."""
+    args = connector_command("read", tmp_path, config, streams=["activities"], sync_mode="incremental")
+    return interrupted_read(args, tmp_path, after_states, signal_number, PIPE_FILLS_S, "activities")
 
 
 def interrupted_then_resumed(signal_number: int, seed: int, emulator_factory: Any, tmp_path: Path) -> None:
@@ -97,7 +66,8 @@ def full_refresh_interrupted_then_resumed(signal_number: int, seed: int, emulato
     each list delivered twice; and the resumed read of a list starts at the page of its saved cursor."""
     emulator = emulator_factory(seed=seed, customers=5000, activities=5000, api_key=SECRET_KEY, latency_ms=20)
     config = {**CONFIG, "base_url": emulator.url}
-    before = interrupted_read(tmp_path, config, LONG_LISTS, "full_refresh", random.Random(seed).randint(12, 30), signal_number)
+    args = connector_command("read", tmp_path, config, streams=LONG_LISTS, sync_mode="full_refresh")
+    before = interrupted_messages(args, tmp_path, random.Random(seed).randint(12, 30), signal_number, PIPE_FILLS_S)
     records: dict[str, list[dict[str, Any]]] = {stream: [] for stream in LONG_LISTS}
     states: dict[str, dict[str, Any]] = {}
     records_before_state: dict[str, int] = {}

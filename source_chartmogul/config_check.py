@@ -61,6 +61,11 @@ def _describe(error: ValidationError, properties: Mapping[str, Any]) -> str:
     shown = "(hidden)" if schema.get("airbyte_secret") else repr(error.instance)
     if error.validator == "required":
         return f"Missing setting {name}: {schema.get('description', 'it is required').strip()}"
+    if error.validator == "type" and schema.get("type") == "integer" and type(error.instance) is float:
+        return f"{name} must be a whole number, not {error.instance!r}."
+    if error.validator in ("minimum", "maximum"):
+        kind = "a whole number" if schema.get("type") == "integer" else "a number"
+        return f"{name} {shown} is out of range: use {kind} from {schema.get('minimum')} to {schema.get('maximum')}."
     if error.validator == "type":
         return f"{name} must be {_JSON_TYPE_NAMES.get(type(_example(schema)), 'a ' + str(schema.get('type')))}, not {_JSON_TYPE_NAMES.get(type(error.instance), 'that')}."
     if error.validator == "enum":

@@ -73,7 +73,7 @@ def test_spec_marks_the_key_secret_and_requires_key_and_start_date() -> None:
     assert spec["properties"]["api_key"]["airbyte_secret"] is True
     assert list(spec["properties"]) == [
         "api_key", "start_date", "end_date", "interval", "lookback_window_days", "concurrency_level", "max_requests_per_second", "base_url",
-        "include_disabled_and_invalid", "metrics_filters", "metrics_geo", "metrics_plans",
+        "include_disabled_and_invalid", "metrics_filters", "metrics_geo", "metrics_plans", "subscriptions_reread_days",
     ]
     assert [spec["properties"][name]["order"] for name in spec["properties"]] == list(range(len(spec["properties"])))
 

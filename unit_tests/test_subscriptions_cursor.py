@@ -1,0 +1,151 @@
+"""The customer_subscriptions cursor: the CDK internals it is installed through (pinned to the CDK version), what
+discover says of the stream, the rotation rule, and the completed-prefix checkpoint as partitions close out of order."""
+
+from __future__ import annotations
+
+import time
+from importlib.metadata import version
+from typing import Any
+
+import pytest
+from airbyte_cdk.models import SyncMode
+from airbyte_cdk.sources.message import InMemoryMessageRepository
+from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
+from airbyte_cdk.sources.declarative.partition_routers.substream_partition_router import SubstreamPartitionRouter
+from airbyte_cdk.sources.declarative.stream_slicers.declarative_partition_generator import StreamSlicerPartitionGenerator
+from airbyte_cdk.sources.streams.concurrent.default_stream import DefaultStream
+from airbyte_cdk.sources.types import StreamSlice
+from airbyte_cdk.test.catalog_builder import CatalogBuilder
+from airbyte_cdk.test.state_builder import StateBuilder
+
+from source_chartmogul import SourceChartmogul
+from source_chartmogul.subscriptions_cursor import CustomerSubscriptionsCursor, bucket_of, due_buckets
+from unit_tests.test_stream_requests import activities_request, customer, emitted, page, read_with_exact_requests, request
+
+CONFIG = {"api_key": "sk_unit_cursor_5e1f", "start_date": "2024-01-15T06:30:00Z", "end_date": "2024-06-30T23:59:59Z"}
+
+
+def subscriptions_stream(sync_mode: SyncMode, state: Any = None) -> DefaultStream:
+    catalog = CatalogBuilder().with_stream("customer_subscriptions", sync_mode).build()
+    source = SourceChartmogul(catalog=catalog, config=CONFIG, state=state)
+    (stream,) = [s for s in source.streams(CONFIG) if s.name == "customer_subscriptions"]
+    return stream
+
+
+def test_the_cdk_internals_the_cursor_is_installed_through_are_those_of_the_pinned_version() -> None:
+    """source.py sets DefaultStream._cursor, ._cursor_field and its StreamSlicerPartitionGenerator._stream_slicer, and
+    reads the source's _connector_state_manager, _message_repository, _constructor, _source_config and
+    _stream_configs. A CDK that lets a manifest stream take a custom concurrent cursor retires all of it; until then,
+    a CDK upgrade must pass this test."""
+    assert version("airbyte-cdk") == "7.39.1"
+    stream = subscriptions_stream(SyncMode.incremental)
+    assert isinstance(stream, DefaultStream)
+    generator = stream._stream_partition_generator
+    assert isinstance(generator, StreamSlicerPartitionGenerator)
+    cursor = generator._stream_slicer
+    assert isinstance(cursor, CustomerSubscriptionsCursor) and stream.cursor is cursor
+    assert isinstance(cursor._customers, SubstreamPartitionRouter)  # the manifest's customers router, walked by ours
+    assert [c.stream.name for c in cursor._customers.parent_stream_configs] == ["customers"]
+    assert stream.cursor_field == "customer_uuid"
+
+
+def test_discover_offers_incremental_and_resumable_full_refresh_with_the_source_defined_cursor() -> None:
+    stream = subscriptions_stream(SyncMode.full_refresh).as_airbyte_stream()
+    assert (stream.supported_sync_modes, stream.source_defined_cursor, stream.default_cursor_field, stream.is_resumable) == (
+        [SyncMode.full_refresh, SyncMode.incremental], True, ["customer_uuid"], True)
+    assert stream.source_defined_primary_key == [["customer_uuid"], ["id"]]
+
+
+def test_the_activities_read_for_the_selection_start_at_the_states_date_minus_the_lookback() -> None:
+    state = StateBuilder().with_stream_state("customer_subscriptions", {
+        "parent_state": {"activities": {"date": "2024-06-20T00:00:00Z"}}, "rotation_day": 19890, "rotation_days": 7}).build()
+    cursor = subscriptions_stream(SyncMode.incremental, state).cursor
+    windows = [w.to_slice() for w in cursor._activities._activities.generate_partitions()]
+    assert [(w["start_time"], w["end_time"]) for w in windows] == [
+        ("2024-05-21T00:00:00Z", "2024-06-04T23:59:59Z"), ("2024-06-05T00:00:00Z", "2024-06-19T23:59:59Z"),
+        ("2024-06-20T00:00:00Z", "2024-06-30T23:59:59Z")]
+
+
+def test_full_refresh_reads_no_activity() -> None:
+    assert subscriptions_stream(SyncMode.full_refresh).cursor._activities is None
+
+
+@pytest.mark.parametrize("last_day,today,n,due", [
+    (None, 20789, 7, set(range(7))),  # no state
+    (20789, 20789, 7, set()),  # the same day: activity customers only
+    (20788, 20789, 7, {20789 % 7}),
+    (20786, 20789, 7, {20787 % 7, 20788 % 7, 20789 % 7}),
+    (20782, 20789, 7, set(range(7))),  # N days
+    (20788, 20789, 1, {0}),
+])
+def test_due_buckets_follow_the_rule_of_issue_15(last_day: Any, today: int, n: int, due: set[int]) -> None:
+    assert due_buckets(last_day, today, n) == due
+
+
+def test_a_customers_bucket_is_crc32_of_its_uuid_modulo_n() -> None:
+    assert bucket_of("cus_0001", 7) == 3896216368 % 7 == 2  # zlib.crc32(b"cus_0001") == 3896216368
+
+
+class Customers:
+    def __init__(self, uuids: list[str]) -> None:
+        self.uuids = uuids
+
+    def stream_slices(self):
+        return (StreamSlice(partition={"customer_uuid": u, "parent_slice": {}}, cursor_slice={}) for u in self.uuids)
+
+
+class Closed:
+    def __init__(self, stream_slice: StreamSlice) -> None:
+        self.stream_slice = stream_slice
+
+    def to_slice(self) -> StreamSlice:
+        return self.stream_slice
+
+
+def test_the_checkpoint_names_the_completed_prefix_whatever_order_partitions_close_in() -> None:
+    repository = InMemoryMessageRepository()
+    cursor = CustomerSubscriptionsCursor(Customers([f"cus_{n}" for n in range(5)]), None, {}, 7, "", repository,
+                                         ConnectorStateManager())
+    slices = list(cursor.stream_slices())
+    for n in (1, 3, 0):
+        cursor.close_partition(Closed(slices[n]))
+    assert cursor.state == {"resume": {"position": 1, "customer_uuid": "cus_1"}}
+    cursor.ensure_at_least_one_state_emitted()
+    cursor.close_partition(Closed(slices[2]))
+    assert cursor.state == {"resume": {"position": 3, "customer_uuid": "cus_3"}}
+    cursor.close_partition(Closed(slices[4]))
+    cursor.ensure_at_least_one_state_emitted()
+    states = [m.state.stream.stream_state.__dict__ for m in repository.consume_queue()]
+    assert states == [{"resume": {"position": 1, "customer_uuid": "cus_1"}}, {"__ab_no_cursor_state_message": True}]
+
+
+@pytest.mark.parametrize("listed,read", [
+    (["cus_0", "cus_1", "cus_2", "cus_3"], ["cus_2", "cus_3"]),  # the list as the state saw it: the rest only
+    (["cus_0", "cus_x", "cus_1", "cus_2", "cus_3"], ["cus_0", "cus_x", "cus_1", "cus_2", "cus_3"]),  # it changed: all
+    (["cus_0"], ["cus_0"]),  # it got shorter than the prefix: what is left
+])
+def test_a_resumed_fan_out_skips_the_prefix_only_where_the_list_still_matches_it(listed: list[str], read: list[str]) -> None:
+    state = {"resume": {"position": 1, "customer_uuid": "cus_1"}}
+    cursor = CustomerSubscriptionsCursor(Customers(listed), None, state, 7, "", InMemoryMessageRepository(),
+                                         ConnectorStateManager())
+    assert [s.partition["customer_uuid"] for s in cursor.stream_slices()] == read
+
+
+def test_from_a_state_of_today_only_the_customers_with_activities_in_the_window_are_asked() -> None:
+    """Exact requests (HttpMocker): the customers list, the activities windows from the state's date minus the 30-day
+    lookback to end_date, and the subscriptions of the one customer with an activity there; no bucket is due."""
+    day = int(time.time() // 86400)
+    state = StateBuilder().with_stream_state("customer_subscriptions", {
+        "parent_state": {"activities": {"date": "2024-06-20T00:00:00Z"}}, "rotation_day": day, "rotation_days": 7}).build()
+    moved = {"uuid": "act-0001", "date": "2024-06-25T10:00:00+00:00", "type": "expansion", "customer-uuid": "cus_0002"}
+    windows = [("2024-05-20T23:59:59Z", "2024-06-05T00:00:00Z", []), ("2024-06-04T23:59:59Z", "2024-06-20T00:00:00Z", []),
+               ("2024-06-19T23:59:59Z", "2024-07-01T00:00:00Z", [moved])]
+    subscription = {"id": 9, "uuid": "sub_9", "external_id": "s9", "plan": "Gold", "start-date": "2024-06-25T10:00:00+00:00"}
+    output = read_with_exact_requests("customer_subscriptions", [
+        (request("customers", per_page="200"), page("entries", [customer(1), customer(2)], "c1", False)),
+        *[(activities_request(start, end), page("entries", found, None, False)) for start, end, found in windows],
+        (request("customers/cus_0002/subscriptions", per_page="200"), page("entries", [subscription], None, False)),
+    ], state=state)
+    assert emitted(output) == [{**subscription, "customer_uuid": "cus_0002"}]
+    assert output.most_recent_state.stream_state.__dict__ == {
+        "parent_state": {"activities": {"date": "2024-06-25T10:00:00Z"}}, "rotation_day": day, "rotation_days": 7}
