@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any, List, Mapping, Optional
 
 from airbyte_cdk.models import AirbyteStateMessage, ConfiguredAirbyteCatalog, SyncMode
-from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
 from airbyte_cdk.sources.declarative.models.declarative_component_schema import SubstreamPartitionRouter
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
 from airbyte_cdk.sources.streams.concurrent.abstract_stream import AbstractStream
@@ -43,7 +42,6 @@ class SourceChartmogul(YamlDeclarativeSource):
         **kwargs: Any,
     ) -> None:
         check_json_bodies_with_orjson()
-        self._saved_states = ConnectorStateManager(state=state)  # where the resumable streams resume
         self._configured_catalog = catalog  # the sync mode asked of customer_subscriptions
         # The CDK interpolates the config, catalog and state given here, not those passed to check/discover/read.
         super().__init__(path_to_yaml=str(MANIFEST_PATH), catalog=catalog, config=config, state=state, **kwargs)
@@ -119,12 +117,13 @@ class SourceChartmogul(YamlDeclarativeSource):
 
     def _with_resumable_lists(self, streams: List[AbstractStream]) -> List[AbstractStream]:
         """The cursor-paginated lists checkpointing their pages, plan_group_plans its plan groups (resumable.py). Their
-        states go through the message repository of the CDK's read (`_message_repository`, set by
-        ConcurrentDeclarativeSource.__init__; a unit test pins it), which queues them behind the records already read.
+        saved states come from the CDK's `_connector_state_manager`, and their states go through the message repository
+        of the CDK's read (`_message_repository`), which queues them behind the records already read: both set by
+        ConcurrentDeclarativeSource.__init__ and pinned by unit tests.
         It would retire if the CDK built resumable full-refresh cursors for concurrent declarative streams again, or
         handed its repository out."""
         return [
-            resumable(stream, self._saved_states.get_stream_state(stream.name, None), self._message_repository)
+            resumable(stream, self._connector_state_manager.get_stream_state(stream.name, None), self._message_repository)
             if (stream.name in RESUMABLE_LISTS or stream.name in RESUMABLE_FAN_OUTS) and isinstance(stream, DefaultStream)
             else stream
             for stream in streams
