@@ -928,7 +928,8 @@ def parse_utc(text: str) -> dt.datetime:
 def print_sync(mode: Mode, label: str, result: RunResult) -> None:
     failure = f" -- FAILED: {result.error}" if result.error else ""
     print(f"[{mode.name}] {label}: {result.wall_s:.1f} s, {result.records_total:,} records, "
-          f"{result.requests_total:,} requests, {result.rate_limited_429} x 429, {result.connection_limited_503} x 503, "
+          f"{result.requests_total:,} requests, {result.rate_limited_429} x 429, "
+          f"{result.connection_limited_503} x 503, "
           f"peak {result.peak_requests_per_second}/s{' (killed)' if result.killed else ''}{failure}", flush=True)
 
 
@@ -1025,8 +1026,8 @@ def run_daily(mode: Mode, args: argparse.Namespace, customers: int, activities: 
         "daily_split_requests": {reason: sum(c.values()) for reason, c in split.items()},
         "daily_split_customers": {reason: len(c) for reason, c in split.items()},
         "window_customers": len(window_customers), "due_buckets": sorted(due), "buckets": days,
-        "rotating_customers": len(rotating), "owed_the_day_after": len(owed), "day": {key: len(value) if isinstance(value, list) else value
-                                                    for key, value in day.items()},
+        "rotating_customers": len(rotating), "owed_the_day_after": len(owed),
+        "day": {key: len(value) if isinstance(value, list) else value for key, value in day.items()},
         "changed_customers_not_reread": changed_not_read[:20], "renewed_only_customers_reread": renewed_only_read,
         "inexact_customers": inexact[:20], "inexact_count": len(inexact), "sync_modes": sync_modes,
     }
@@ -1154,7 +1155,8 @@ def scenario_report(result: dict[str, Any], markdown: bool) -> str:
             for run in result["runs"]]
     errors = [f"ERROR: {run['label']}: {run['error']}" for run in result["runs"] if run["error"]]
     errors += [f"WARNING: {run['label']}: {stream} delivered {counts['records']:,} records, the emulator's ground "
-               f"truth is {counts['expected']:,}" for run in result["runs"] for stream, counts in run["mismatches"].items()]
+               f"truth is {counts['expected']:,}"
+               for run in result["runs"] for stream, counts in run["mismatches"].items()]
     lines = errors + result["findings"]
     return "\n".join([f"## {heading}" if markdown else f"=== {heading}", "",
                       (markdown_table if markdown else text_table)(RUN_COLUMNS, rows), ""]
