@@ -136,6 +136,10 @@ class Policies:
         with self.lock:
             self.total += 1
             self.peak_per_second = max(self.peak_per_second, self.arrivals.add(now))
+            if self.rate_limit is not None:
+                self.last_arrivals.append(now)
+                if len(self.last_arrivals) > self.rate_limit:
+                    self.shortest_span = min(self.shortest_span, now - self.last_arrivals[0])
             if self.max_connections is not None and self.in_flight >= self.max_connections:
                 self.refused_503 += 1
                 return 503
@@ -164,6 +168,7 @@ class Policies:
     def decide(self, method: str, url: str, path: str) -> Decision:
         with self.lock:
             self.path_seen[path] += 1
+            self.served_paths[path] += 1
             nth_on_path = self.path_seen[path]
             seen_before = self.url_seen[url]
             self.url_seen[url] += 1
@@ -186,11 +191,21 @@ class Policies:
 
     # ------------------------------------------------------------------ statistics
 
+    def paths_served(self, prefix: str = "") -> dict[str, int]:
+        """Admitted requests per path (without the query) since the last reset, for the paths starting with
+        ``prefix``: which customers' subscriptions a sync asked for, say."""
+        with self.lock:
+            return {path: n for path, n in sorted(self.served_paths.items()) if path.startswith(prefix)}
+
     def reset_stats(self) -> None:
         with self.lock:
             self.total = 0
             self.arrivals = SlidingWindow()
             self.peak_per_second = 0
+            # the last rate_limit + 1 arrivals: the shortest time they took is how close a second came to the limit
+            self.last_arrivals: deque[float] = deque(maxlen=(self.rate_limit or 0) + 1)
+            self.shortest_span = float("inf")
+            self.served_paths: dict[str, int] = defaultdict(int)  # admitted requests per path, query left out
             self.peak_in_flight = self.in_flight
             self.refused_429 = 0
             self.refused_503 = 0
@@ -199,7 +214,10 @@ class Policies:
 
     def stats(self) -> dict[str, Any]:
         """Counters since the last reset. ``statuses`` counts every status served (faults included);
-        ``rate_limited_429`` / ``connection_limited_503`` count refusals by the limits alone."""
+        ``rate_limited_429`` / ``connection_limited_503`` count refusals by the limits alone.
+        ``shortest_span_over_rate_limit_s``: the shortest time in which rate_limit + 1 requests arrived (under 1 s, a
+        second held more than the limit; a paced client's margin against its delays on the way), None before that
+        many arrived or without a rate limit."""
         with self.lock:
             statuses: dict[str, int] = defaultdict(int)
             for counts in self.by_endpoint.values():
@@ -213,5 +231,7 @@ class Policies:
                 "peak_in_flight": self.peak_in_flight,
                 "rate_limited_429": self.refused_429,
                 "connection_limited_503": self.refused_503,
+                "shortest_span_over_rate_limit_s": (round(self.shortest_span, 4)
+                                                    if self.shortest_span != float("inf") else None),
                 "faults": dict(sorted(self.faults.items())),
             }

@@ -5,6 +5,7 @@ API (no auth, never limited or counted):
 
 * ``GET /_emulator/stats`` — counters (see ``Policies.stats``);
 * ``POST /_emulator/reset-stats``;
+* ``GET /_emulator/paths?prefix=/v1/...`` — ``{"paths": {path: admitted requests}}`` since the last reset;
 * ``GET /_emulator/truth?path=/v1/...&<the request's own params>`` — ``{"records": [...]}``;
 * ``POST /_emulator/faults`` — JSON ``{"path", "kind", "nth", "times"}``, a list of those, or
   ``{"clear": true}``;
@@ -195,6 +196,8 @@ class EmulatorHandler(BaseHTTPRequestHandler):
                 self._send_json(200, {"records": emulator.truth(path, params)})
             except ApiError as error:
                 self._send_json(error.status, error.body())
+        elif method == "GET" and action == "paths":
+            self._send_json(200, {"paths": emulator.policies.paths_served(params.get("prefix", ""))})
         elif method == "GET" and action == "days":
             self._send_json(200, {"days": emulator.days()})
         elif method == "POST" and action == "day":

@@ -223,6 +223,37 @@ def test_control_api_scripts_faults_and_reports_stats(chartmogul_emulator_factor
     assert emulator.stats()["total_requests"] == 0 and emulator.stats()["requests"] == {}
 
 
+def test_stats_give_the_shortest_time_in_which_one_request_more_than_the_limit_arrived(chartmogul_emulator_factory) -> None:
+    emulator = chartmogul_emulator_factory(customers=20, activities=100, rate_limit=3)
+    client = Client(emulator.url)
+    for _ in range(3):
+        assert client.get("/v1/ping").status == 200
+        assert emulator.stats()["shortest_span_over_rate_limit_s"] is None  # not 4 arrivals yet
+        time.sleep(0.35)
+    assert client.get("/v1/ping").status == 200  # 4 arrivals in 1.05 s: within the limit
+    assert 1.05 <= emulator.stats()["shortest_span_over_rate_limit_s"] < 1.2
+    time.sleep(0.1)
+    assert client.get("/v1/ping").status == 429  # the last 4 arrived in 0.8 s
+    assert 0.8 <= emulator.stats()["shortest_span_over_rate_limit_s"] < 0.95
+    emulator.reset_stats()
+    assert emulator.stats()["shortest_span_over_rate_limit_s"] is None
+
+
+def test_the_control_api_counts_the_admitted_requests_of_each_path_since_the_reset(chartmogul_emulator_factory) -> None:
+    emulator = chartmogul_emulator_factory(customers=20, activities=100, rate_limit=3)
+    first, second = (customer["uuid"] for customer in emulator.truth("/v1/customers")[:2])
+    client = Client(emulator.url)
+    client.get("/v1/plans")  # before the reset: not counted, but in the rate window
+    emulator.reset_stats()
+    statuses = [client.get(f"/v1/customers/{uuid}/subscriptions", {"per_page": 1}).status
+                for uuid in (first, first, second)]
+    assert statuses == [200, 200, 429]  # a refused request never reached the API
+    control = Client(emulator.url, api_key=None)
+    assert control.get("/_emulator/paths", {"prefix": "/v1/customers/"}).json() == {
+        "paths": {f"/v1/customers/{first}/subscriptions": 2}}
+    assert control.get("/_emulator/paths").json()["paths"] == {f"/v1/customers/{first}/subscriptions": 2}
+
+
 def test_unknown_fault_kind_is_refused(chartmogul_emulator: Emulator) -> None:
     with pytest.raises(ValueError):
         chartmogul_emulator.script_fault(path="/v1/ping", kind="meteor")

@@ -103,6 +103,17 @@ LIST_ENDPOINTS = {
 }
 
 
+# The children's endpoints, under /v1/ and with their parent's uuid in braces (the emulator's request counters' keys).
+CHILD_ENDPOINTS = {"plan_group_plans": "plan_groups/{uuid}/plans", "customer_subscriptions": "customers/{uuid}/subscriptions"}
+
+
+def endpoint_template(stream: str) -> str:
+    """The path of the endpoint `stream` reads, as the emulator's statistics count its requests."""
+    if stream in METRIC_ENDPOINTS:
+        return f"/v1/metrics/{METRIC_ENDPOINTS[stream]}"
+    return "/v1/" + {**LIST_ENDPOINTS, **CHILD_ENDPOINTS}.get(stream, stream)  # activities: /v1/activities
+
+
 ACCOUNT_SETTINGS = "churn_recognition,churn_when_zero_mrr,auto_churn_subscription,refund_handling,proximate_movement_reclassification"
 
 
@@ -141,12 +152,18 @@ def ground_truth(emulator: Emulator, stream: str, config: Mapping[str, Any]) -> 
             for plan in emulator.truth(f"/v1/plan_groups/{group['uuid']}/plans")
         ]
     elif stream == "customer_subscriptions":
-        records = [
-            {**subscription, "customer_uuid": customer["uuid"]}
-            for customer in emulator.truth("/v1/customers")
-            for subscription in emulator.truth(f"/v1/customers/{customer['uuid']}/subscriptions")
-        ]
+        return [record for customer in emulator.truth("/v1/customers") for record in customer_subscriptions_of(emulator, customer["uuid"])]
     else:
         records = emulator.truth(f"/v1/{LIST_ENDPOINTS[stream]}", list_parameters(stream, config))
-    # The CDK leaves out a record's top-level fields whose value is null when it writes the record message.
+    return as_emitted(records)
+
+
+def customer_subscriptions_of(emulator: Emulator, customer_uuid: str) -> list[dict[str, Any]]:
+    """The customer_subscriptions records of one customer, as the connector emits them."""
+    path = "/v1/" + CHILD_ENDPOINTS["customer_subscriptions"].format(uuid=customer_uuid)
+    return as_emitted([{**subscription, "customer_uuid": customer_uuid} for subscription in emulator.truth(path)])
+
+
+def as_emitted(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The CDK leaves out a record's top-level fields whose value is null when it writes the record message."""
     return [{key: value for key, value in record.items() if value is not None} for record in records]
