@@ -115,7 +115,6 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         emulator = self.server.emulator
         policies = emulator.policies
         template = emulator.api.template_of(path)
-        emulator.requested_paths.append(path)  # list.append is atomic: handler threads share it
         stalled = policies.stall()
         if stalled:
             time.sleep(stalled)
@@ -261,7 +260,6 @@ class Emulator:
                                  fault_rate=fault_rate, fault_kinds=tuple(fault_kinds), retry_after=retry_after,
                                  slow_seconds=slow_seconds, stall_ms=stall_ms)
         self.port = port
-        self.requested_paths: list[str] = []  # every API request's path, in arrival order (retries and refusals too)
         self._server: EmulatorServer | None = None
         self._thread: threading.Thread | None = None
 

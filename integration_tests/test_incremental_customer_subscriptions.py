@@ -39,12 +39,13 @@ def today() -> int:
 
 
 def asked_customers(emulator: Any) -> list[str]:
-    """The customers whose subscriptions were asked since the log was last cleared, once per request."""
-    return [path.split("/")[3] for path in emulator.requested_paths if path.endswith("/subscriptions")]
+    """The customers whose subscriptions were asked since the emulator's statistics were reset, once per request."""
+    return [path.split("/")[3] for path, n in emulator.policies.paths_served().items() if path.endswith("/subscriptions")
+            for _ in range(n)]
 
 
 def other_requests(emulator: Any) -> Counter[str]:
-    return Counter(path for path in emulator.requested_paths if not path.endswith("/subscriptions"))
+    return Counter({path: n for path, n in emulator.policies.paths_served().items() if not path.endswith("/subscriptions")})
 
 
 def subscriptions_of(emulator: Any, customers: set[str]) -> list[dict[str, Any]]:
@@ -52,7 +53,7 @@ def subscriptions_of(emulator: Any, customers: set[str]) -> list[dict[str, Any]]
 
 
 def sync(tmp_path: Path, emulator: Any, sync_mode: str, state: Any = None, **settings: Any) -> Any:
-    emulator.requested_paths.clear()
+    emulator.reset_stats()
     run = run_without_leaking("read", tmp_path, {**SETTINGS, "base_url": emulator.url, **settings}, streams=[STREAM],
                               catalog=catalog(sync_mode), state=state)
     assert run.returncode == 0 and run.errors() == [], run.stderr[-3000:]
@@ -172,7 +173,7 @@ def test_a_fan_out_interrupted_half_way_resumes_from_its_last_state_and_reads_th
     resume = state["resume"]
     assert customers[resume["position"]] == resume["customer_uuid"] and resume["position"] >= 2 * CHECKPOINT_EVERY - 1
     assert set(customers[:resume["position"] + 1]) <= set(first)  # the prefix the state names was read
-    emulator.requested_paths.clear()
+    emulator.reset_stats()
 
     after = run_without_leaking("read", tmp_path, config, streams=[STREAM], catalog=catalog(sync_mode), state=state)
 
@@ -236,7 +237,7 @@ def test_a_daily_sync_interrupted_half_way_resumes_with_the_same_selection_and_c
     buckets = due(state["rotation_day"], today(), 7)
     selected = window_customers(emulator, first["parent_state"]["activities"]["date"]) | {
         c for c in customers if zlib.crc32(c.encode("utf-8")) % 7 in buckets}
-    emulator.requested_paths.clear()
+    emulator.reset_stats()
     args = connector_command("read", tmp_path, config, streams=[STREAM], catalog=catalog("incremental"), state=state)
     before, checkpoint = interrupted_read(args, tmp_path, 2, signal.SIGKILL, 0.0, STREAM)
     resume = checkpoint["resume"]
@@ -244,7 +245,7 @@ def test_a_daily_sync_interrupted_half_way_resumes_with_the_same_selection_and_c
     assert resume["rotation_day"] == today() and resume["customer_uuid"] == customers[resume["position"]]
     read_first = set(asked_customers(emulator))
     assert read_first <= selected
-    emulator.requested_paths.clear()
+    emulator.reset_stats()
 
     after = sync(tmp_path, emulator, "incremental", checkpoint, concurrency_level=CONCURRENCY)
 
