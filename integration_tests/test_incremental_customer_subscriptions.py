@@ -270,6 +270,7 @@ def test_a_fan_out_interrupted_half_way_resumes_from_its_last_state_and_reads_th
 
 # ---------------------------------------------------------------------------------------------- unusable states
 FIX = "reset the customer_subscriptions stream to read every customer again."
+COMPLETED = {"parent_state": {"activities": {"date": "2025-12-31T00:00:00Z"}}, "rotation_day": 20000, "rotation_days": 7}
 BAD_STATES = {
     "a malformed activities date": ({"parent_state": {"activities": {"date": "garbage"}}, "rotation_day": 20000, "rotation_days": 7},
                                     f"The saved state of customer_subscriptions has parent_state.activities.date 'garbage', not a UTC date-time: {FIX}"),
@@ -283,6 +284,18 @@ BAD_STATES = {
     "incomplete": ({"rotation_days": 7}, f"The saved state of customer_subscriptions has rotation_days without the rest of parent_state, rotation_day and rotation_days: {FIX}"),
     "a negative resume position": ({"resume": {"position": -1, "customer_uuid": "cus_1"}}, f"The saved state of customer_subscriptions has resume.position -1, not a position in the customers list: {FIX}"),
     "a resume without its customer": ({"resume": {"position": 3}}, f"The saved state of customer_subscriptions has resume.customer_uuid None, not a customer uuid: {FIX}"),
+    "a digest of another shape": ({**COMPLETED, "activity_days": {"2025-12-01": [1, 2]}},
+                                  f"The saved state of customer_subscriptions has activity_days of another shape, not {{\"lookback_days\": <days>, \"days\": {{\"yyyy-mm-dd\": [count, xor], ...}}}}: {FIX}"),
+    "a digest of a day that is not one": ({**COMPLETED, "activity_days": {"lookback_days": 30, "days": {"2025-13-01": [1, 2]}}},
+                                          f"The saved state of customer_subscriptions has activity_days.days key '2025-13-01', not a UTC day (yyyy-mm-dd): {FIX}"),
+    "a digest entry of another shape": ({**COMPLETED, "activity_days": {"lookback_days": 30, "days": {"2025-12-01": [1, -2]}}},
+                                        f"The saved state of customer_subscriptions has activity_days.days['2025-12-01'] [1, -2], not [count, xor of the crc32 of its activities' uuids]: {FIX}"),
+    "a digest with a lookback as text": ({**COMPLETED, "activity_days": {"lookback_days": "30", "days": {}}},
+                                         f"The saved state of customer_subscriptions has activity_days.lookback_days '30', not a whole number of days: {FIX}"),
+    "a resume with a digest not an object": ({"resume": {"position": 3, "customer_uuid": "cus_1", "activity_days": []}},
+                                             f"The saved state of customer_subscriptions has resume.activity_days of another shape, not {{\"lookback_days\": <days>, \"days\": {{\"yyyy-mm-dd\": [count, xor], ...}}}}: {FIX}"),
+    "a digest alone": ({"activity_days": {"lookback_days": 30, "days": {}}},
+                       f"The saved state of customer_subscriptions has activity_days without the rest of parent_state, rotation_day and rotation_days: {FIX}"),
 }
 
 

@@ -11,6 +11,8 @@ activities, kept in the state: ~31 small entries) changed, which is how a back-d
 share of all customers (every customer at least every `subscriptions_reread_days`). docs/chartmogul.md states what
 that catches when.
 
+`state_problem` refuses a saved state this cursor cannot use (run.py words it as one line).
+
 The fan-out checkpoints as it goes: partitions close out of order, so the state names the completed prefix of the
 customers list (its length and last customer uuid), and a sync given that state back skips the prefix.
 """
@@ -312,3 +314,100 @@ class CustomerSubscriptionsCursor(Cursor):
 
     def should_be_synced(self, record: Record) -> bool:
         return True
+
+
+# ---------------------------------------------------------------------------------------------- the saved state
+FUTURE = "in the future: a sync from it would read nothing"
+
+
+def date_problem(date: Any) -> Optional[str]:
+    """Why `date` cannot be a saved activities cursor (the activities stream's, or this stream's parent_state), or
+    None: it must be a UTC date-time, not after now."""
+    try:
+        parsed = datetime.fromisoformat(str(date).replace("Z", "+00:00"))
+    except ValueError:
+        parsed = None
+    if not isinstance(date, str) or parsed is None or parsed.tzinfo is None:
+        return "not a UTC date-time"
+    return FUTURE if parsed > datetime.now(timezone.utc) else None
+
+
+def state_problem(state: Any) -> Optional[str]:
+    """What makes a customer_subscriptions state unusable (shape in docs/chartmogul.md), worded to follow "The saved
+    state of customer_subscriptions"; None if it is usable."""
+    if not isinstance(state, Mapping):
+        return f"is {state!r}, not an object"
+    today = day_number(time.time())
+
+    def is_count(value: Any, least: int) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+    def day_problem(key: str, value: Any) -> Optional[str]:
+        if not is_count(value, 0):
+            return f"has {key} {value!r}, not a day number (UTC days since 1970-01-01)"
+        return f"has {key} {value}, a day in the future (today is {today})" if value > today else None
+
+    def dated_problem(key: str, value: Any) -> Optional[str]:
+        reason = date_problem(value)
+        return f"has {key} {value if reason == FUTURE else repr(value)}, {reason}" if reason else None
+
+    if "parent_state" in state:
+        parent = state["parent_state"]
+        date = parent.get("activities", {}).get("date") if isinstance(parent, Mapping) and isinstance(parent.get("activities"), Mapping) else None
+        if date is None:
+            return f"has parent_state {parent!r}, not {{\"activities\": {{\"date\": ...}}}}"
+        problem = dated_problem("parent_state.activities.date", date)
+        if problem:
+            return problem
+    if "rotation_day" in state:
+        problem = day_problem("rotation_day", state["rotation_day"])
+        if problem:
+            return problem
+    if "rotation_days" in state and not is_count(state["rotation_days"], 1):
+        return f"has rotation_days {state['rotation_days']!r}, not a whole number of days of at least 1"
+    resume = state.get("resume", {})
+    if "resume" in state:
+        if not isinstance(resume, Mapping):
+            return f"has resume {resume!r}, not an object"
+        if not is_count(resume.get("position"), 0):
+            return f"has resume.position {resume.get('position')!r}, not a position in the customers list"
+        if not isinstance(resume.get("customer_uuid"), str) or not resume["customer_uuid"]:
+            return f"has resume.customer_uuid {resume.get('customer_uuid')!r}, not a customer uuid"
+        for key, check in (("rotation_day", day_problem), ("activities_date", dated_problem)):
+            problem = check(f"resume.{key}", resume[key]) if key in resume else None
+            if problem:
+                return problem
+    for key, digest in (("activity_days", state.get("activity_days")), ("resume.activity_days", resume.get("activity_days"))):
+        problem = _digest_problem(key, digest) if digest is not None else None
+        if problem:
+            return problem
+    # A completed incremental sync writes all three (and its digest); the CDK would read a lone value as the
+    # activities' cursor.
+    completed = [key for key in ("parent_state", "rotation_day", "rotation_days", "activity_days") if key in state]
+    if completed and len([key for key in completed if key != "activity_days"]) < 3:
+        return f"has {' and '.join(completed)} without the rest of parent_state, rotation_day and rotation_days"
+    return None
+
+
+
+
+def _digest_problem(key: str, digest: Any) -> Optional[str]:
+    """What makes an activity_days digest unusable, or None."""
+    if not isinstance(digest, Mapping) or set(digest) != {"lookback_days", "days"}:
+        return f"has {key} of another shape, not {{\"lookback_days\": <days>, \"days\": {{\"yyyy-mm-dd\": [count, xor], ...}}}}"
+    lookback = digest["lookback_days"]
+    if not isinstance(lookback, int) or isinstance(lookback, bool) or lookback < 0:
+        return f"has {key}.lookback_days {lookback!r}, not a whole number of days"
+    if not isinstance(digest["days"], Mapping):
+        return f"has {key}.days {digest['days']!r}, not an object of UTC days"
+    for day, entry in digest["days"].items():
+        try:
+            valid_day = datetime.strptime(day, "%Y-%m-%d").strftime("%Y-%m-%d") == day
+        except (TypeError, ValueError):
+            valid_day = False
+        if not valid_day:
+            return f"has {key}.days key {day!r}, not a UTC day (yyyy-mm-dd)"
+        if not (isinstance(entry, list) and len(entry) == 2 and all(isinstance(n, int) and not isinstance(n, bool) for n in entry)
+                and entry[0] >= 1 and 0 <= entry[1] < 2 ** 32):
+            return f"has {key}.days[{day!r}] {entry!r}, not [count, xor of the crc32 of its activities' uuids]"
+    return None
