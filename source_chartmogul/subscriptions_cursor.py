@@ -117,7 +117,7 @@ class ActivityCustomers:
 
     @staticmethod
     def _read(window: Partition) -> list[Activity]:
-        return [(_state_date(record.data["date"]), record.data["uuid"], record.data.get("customer-uuid") or None)
+        return [(_state_date(record.data["date"]), record.data.get("uuid") or "", record.data.get("customer-uuid") or None)
                 for record in window.read()]  # the window filter read the date
 
 

@@ -3,6 +3,7 @@ discover says of the stream, the rotation rule, and the completed-prefix checkpo
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 import zlib
 from importlib.metadata import version
@@ -181,3 +182,32 @@ def test_from_a_state_of_today_the_customers_of_new_activities_and_of_changed_da
         "activity_days": {"lookback_days": 30, "days": {  # from 2024-05-26T10:00:00Z: ON_THE_EDGE is too old
             "2024-06-05": [1, crc("act-0004")], "2024-06-10": [1, crc("act-0003")], "2024-06-12": [1, crc("act-0006")],
             "2024-06-25": [1, crc("act-0001")]}}}
+
+
+def test_a_first_sync_reads_the_activities_windows_newest_first_until_they_cover_the_lookback_before_the_newest() -> None:
+    """Exact requests (HttpMocker): every customer, and the activities windows from end_date back to the one that holds
+    the newest activity's date minus the 30-day lookback, no earlier one; the state's digest counts the activities of
+    those 30 days, the edge's instant included."""
+    windows = [(w.to_slice()["start_time"], w.to_slice()["end_time"])
+               for w in subscriptions_stream(SyncMode.incremental).cursor._activities._activities.generate_partitions()]
+    assert windows[-4:] == [("2024-05-14T06:30:00Z", "2024-05-29T06:29:59Z"), ("2024-05-29T06:30:00Z", "2024-06-13T06:29:59Z"),
+                            ("2024-06-13T06:30:00Z", "2024-06-28T06:29:59Z"), ("2024-06-28T06:30:00Z", "2024-06-30T23:59:59Z")]
+    newest = {"uuid": "act-new", "date": "2024-06-14T12:00:00+00:00", "type": "expansion", "customer-uuid": "cus_0001"}
+    on_the_edge = {"uuid": "act-edge", "date": "2024-05-15T12:00:00+00:00", "type": "new_biz", "customer-uuid": "cus_0002"}
+    too_old = {"uuid": "act-old", "date": "2024-05-15T11:59:59+00:00", "type": "new_biz", "customer-uuid": "cus_0002"}
+    found = {windows[-2]: [newest], windows[-4]: [too_old, on_the_edge]}
+
+    def wider(start: str, end: str) -> tuple[str, str]:
+        def moved(text: str, seconds: int) -> str:
+            return (dt.datetime.fromisoformat(text.replace("Z", "+00:00")) + dt.timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return moved(start, -1), moved(end, 1)
+
+    output = read_with_exact_requests("customer_subscriptions", [
+        (request("customers", per_page="200"), page("entries", [customer(1), customer(2)], "c1", False)),
+        *[(activities_request(*wider(*w)), page("entries", found.get(w, []), None, False)) for w in windows[-4:]],
+        *[(request(f"customers/cus_000{n}/subscriptions", per_page="200"), page("entries", [], None, False)) for n in (1, 2)],
+    ], state=StateBuilder().with_stream_state("customer_subscriptions", {}).build())
+    assert output.most_recent_state.stream_state.__dict__ == {
+        "parent_state": {"activities": {"date": "2024-06-14T12:00:00Z"}}, "rotation_day": int(time.time() // 86400),
+        "rotation_days": 7, "activity_days": {"lookback_days": 30, "days": {
+            "2024-05-15": [1, crc("act-edge")], "2024-06-14": [1, crc("act-new")]}}}
