@@ -339,11 +339,8 @@ def state_problem(state: Any) -> Optional[str]:
         return f"is {state!r}, not an object"
     today = day_number(time.time())
 
-    def is_count(value: Any, least: int) -> bool:
-        return isinstance(value, int) and not isinstance(value, bool) and value >= least
-
     def day_problem(key: str, value: Any) -> Optional[str]:
-        if not is_count(value, 0):
+        if not _is_count(value, 0):
             return f"has {key} {value!r}, not a day number (UTC days since 1970-01-01)"
         return f"has {key} {value}, a day in the future (today is {today})" if value > today else None
 
@@ -363,13 +360,13 @@ def state_problem(state: Any) -> Optional[str]:
         problem = day_problem("rotation_day", state["rotation_day"])
         if problem:
             return problem
-    if "rotation_days" in state and not is_count(state["rotation_days"], 1):
+    if "rotation_days" in state and not _is_count(state["rotation_days"], 1):
         return f"has rotation_days {state['rotation_days']!r}, not a whole number of days of at least 1"
     resume = state.get("resume", {})
     if "resume" in state:
         if not isinstance(resume, Mapping):
             return f"has resume {resume!r}, not an object"
-        if not is_count(resume.get("position"), 0):
+        if not _is_count(resume.get("position"), 0):
             return f"has resume.position {resume.get('position')!r}, not a position in the customers list"
         if not isinstance(resume.get("customer_uuid"), str) or not resume["customer_uuid"]:
             return f"has resume.customer_uuid {resume.get('customer_uuid')!r}, not a customer uuid"
@@ -389,6 +386,8 @@ def state_problem(state: Any) -> Optional[str]:
     return None
 
 
+def _is_count(value: Any, least: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
 
 
 def _digest_problem(key: str, digest: Any) -> Optional[str]:
@@ -396,7 +395,7 @@ def _digest_problem(key: str, digest: Any) -> Optional[str]:
     if not isinstance(digest, Mapping) or set(digest) != {"lookback_days", "days"}:
         return f"has {key} of another shape, not {{\"lookback_days\": <days>, \"days\": {{\"yyyy-mm-dd\": [count, xor], ...}}}}"
     lookback = digest["lookback_days"]
-    if not isinstance(lookback, int) or isinstance(lookback, bool) or lookback < 0:
+    if not _is_count(lookback, 0):
         return f"has {key}.lookback_days {lookback!r}, not a whole number of days"
     if not isinstance(digest["days"], Mapping):
         return f"has {key}.days {digest['days']!r}, not an object of UTC days"
@@ -407,7 +406,7 @@ def _digest_problem(key: str, digest: Any) -> Optional[str]:
             valid_day = False
         if not valid_day:
             return f"has {key}.days key {day!r}, not a UTC day (yyyy-mm-dd)"
-        if not (isinstance(entry, list) and len(entry) == 2 and all(isinstance(n, int) and not isinstance(n, bool) for n in entry)
-                and entry[0] >= 1 and 0 <= entry[1] < 2 ** 32):
+        if not (isinstance(entry, list) and len(entry) == 2 and _is_count(entry[0], 1) and _is_count(entry[1], 0)
+                and entry[1] < 2 ** 32):
             return f"has {key}.days[{day!r}] {entry!r}, not [count, xor of the crc32 of its activities' uuids]"
     return None
