@@ -36,6 +36,9 @@ Simulated days (``simulate_day``): the account has a clock (``now``, the end of 
 active subscriptions' billing periods (``end-date``) are measured. A day moves it on 24 hours: a share of the customers
 get one change each by the history's rule (activities appended after all earlier ones, so every earlier activity keeps
 its rank, UUID and cursor), and every active subscription whose period ends that day renews without an activity.
+A day may back-date some of its changes (``backdated``): their activities are inserted among the earlier ones by date,
+as ChartMogul does with late billing data; activity UUIDs stay (they derive from a key, the rank the activity was
+appended with), while the ranks, ids and subscription-event ids of the activities after them move on by one.
 
 Timestamps are integer UTC epoch seconds (milliseconds for ``created_at`` style fields) and are
 formatted per resource exactly as the real API does (see ``format_*`` below).
@@ -233,7 +236,7 @@ class SimulatedDay:
     """The ground truth of one simulated day (``Account.simulate_day``): what a daily sync must pick up."""
     start: int  # first second of the day
     end: int  # last second: the account's clock after the day
-    activity_ranks: range  # the day's activities, appended at the end of the activity list
+    activity_keys: Sequence[int]  # the day's activities by key (``activity_key``), in date order
     customers_with_activities: tuple[int, ...]  # customer indexes, ascending
     renewed_subscriptions: tuple[int, ...]  # active subscriptions whose billing period ended that day (ascending)
     customers_renewed_only: tuple[int, ...]  # their customers without an activity that day: changed, no activity
@@ -284,6 +287,10 @@ class Account:
         self.type_ranks: list[array] = []
         self.type_dates: list[array] = []
         self._k1 = self._k2 = 0  # keys of the invertible activity-UUID mix
+        # the key each activity's UUID derives from, by rank, and back: None while it is the rank (until a day
+        # back-dates an activity)
+        self.act_key: array | None = None
+        self._rank_of_key: array | None = None
         # the account's clock: where active subscriptions' billing periods are measured from (``end-date``);
         # the end of the history, moved on a day at a time by ``simulate_day``
         self.now = SPAN_END
@@ -603,7 +610,8 @@ class Account:
 
     # ------------------------------------------------------------------ simulated days
 
-    def simulate_day(self, share: float = 0.01, seed: int | None = None) -> SimulatedDay:
+    def simulate_day(self, share: float = 0.01, seed: int | None = None, backdated: int = 0,
+                     backdated_days: int = 10) -> SimulatedDay:
         """Move the clock on one day and return what changed (also kept in ``days``).
 
         ``share`` of the customers, drawn from ``seed`` (default: the account's) and the day's date, get one
@@ -612,16 +620,23 @@ class Account:
         lead that signs up keeps its place among the leads at the end of the customer list (ids follow the list
         order, and cursors resolve by id), so that list is no longer wholly in ascending ``customer-since``. Every subscription still active whose billing period ends that day renews without an activity: its
         ``end-date`` moves on (that follows from the clock, see ``period_end``). A new subscription gets an invoice by
-        the history's rule (``_invoice_of``); a renewal gets none (the history has about one invoice per customer)."""
+        the history's rule (``_invoice_of``); a renewal gets none (the history has about one invoice per customer).
+
+        ``backdated``: that many of the changes (the first customers of the sample whose activities are all older)
+        are dated ``backdated_days`` days before the instant drawn for them, in the day's ground truth all the same."""
         if not 0 <= share <= 1:
             raise ValueError(f"share must be between 0 and 1, got {share}")
         before, start, end = self.now, self.now + 1, self.now + DAY
         first_subscription = len(self.subscriptions)
         rng = random.Random(repr((self.seed if seed is None else seed, "day", format_day(end))))
-        changes = []
+        changes, back = [], backdated_days * DAY
         for cust in sorted(rng.sample(range(len(self.customers)), round(share * len(self.customers)))):
             c = self.customers[cust]
             ts = start if rng.random() < 0.1 else rng.randint(start, end)  # a share on the midnight, as in history
+            own = self.customer_activity_ranks(cust)
+            if backdated and (not own or self.act_date[own[-1]] < ts - back):
+                backdated -= 1
+                ts -= back
             if c.since is None:
                 c.since = ts  # a lead becomes a customer
             active = [self.subscriptions[n] for n in c.subscriptions if self.subscriptions[n].end is None]
@@ -631,15 +646,27 @@ class Account:
         # Appended in date order after every earlier activity (all dated before ``start``): the list stays sorted,
         # and since an activity's UUID, id and subscription-event id derive from its rank, earlier ones keep theirs,
         # so cursors a sync kept from before the day still resume where they stopped.
+        # A back-dated change is inserted after the activities dated at or before it: the indexes are built again.
         first = self.activity_count
         for ts, _, cust, kind, delta, mrr, sub_index in sorted(changes):
-            self.act_date.append(ts)
-            self.act_customer.append(cust)
-            self.act_type.append(kind)
-            self.act_movement.append(delta)
-            self.act_mrr.append(mrr)
-            self.act_subscription.append(sub_index)
-        self._extend_indexes(first)
+            if ts < start and self.act_key is None:
+                self.act_key, self._rank_of_key = array("q", range(first)), array("q", range(first))
+            at = bisect_right(self.act_date, ts)
+            for column, value in ((self.act_date, ts), (self.act_customer, cust), (self.act_type, kind),
+                                  (self.act_movement, delta), (self.act_mrr, mrr), (self.act_subscription, sub_index)):
+                column.insert(at, value)
+            if self.act_key is not None:
+                self.act_key.insert(at, len(self._rank_of_key))
+                self._rank_of_key.append(at)
+        if self.act_key is None:
+            self._extend_indexes(first)
+            day_keys: Sequence[int] = range(first, self.activity_count)
+        else:
+            for rank, key in enumerate(self.act_key):
+                self._rank_of_key[key] = rank
+            self.cum_movement, self.cum_count, self.type_ranks, self.type_dates = [], [], [], []
+            self._build_indexes()
+            day_keys = sorted(range(first, self.activity_count), key=self._rank_of_key.__getitem__)
         renewed = tuple(n for n, s in enumerate(self.subscriptions)
                         if s.end is None and s.start <= before and self.period_end(n, before) <= end)
         invoices = [v for n in range(first_subscription, len(self.subscriptions))
@@ -652,7 +679,7 @@ class Account:
         for cust in changed:
             self.customer_records[cust] = self._render_customer(cust)
         self.now = end
-        day = SimulatedDay(start, end, range(first, self.activity_count), tuple(changed), renewed,
+        day = SimulatedDay(start, end, day_keys, tuple(changed), renewed,
                            tuple(sorted({self.subscriptions[n].customer for n in renewed} - set(changed))),
                            tuple(v.uuid for v in invoices))
         self.days.append(day)
@@ -690,10 +717,17 @@ class Account:
     def activity_count(self) -> int:
         return len(self.act_date)
 
+    def activity_key(self, rank: int) -> int:
+        """What the activity's UUID derives from: its rank, unless a back-dated activity was inserted before it."""
+        return rank if self.act_key is None else self.act_key[rank]
+
     def activity_uuid(self, rank: int) -> str:
-        """Invertible: the last 64 bits are a bijective mix of the rank, the first 64 bits decorate."""
-        low = ((rank * _MIX) & _MASK64) ^ self._k1
-        high = (((rank + 1) * _MIX) ^ self._k2) & _MASK64
+        return self.activity_uuid_of_key(self.activity_key(rank))
+
+    def activity_uuid_of_key(self, key: int) -> str:
+        """Invertible: the last 64 bits are a bijective mix of the key, the first 64 bits decorate."""
+        low = ((key * _MIX) & _MASK64) ^ self._k1
+        high = (((key + 1) * _MIX) ^ self._k2) & _MASK64
         text = f"{high:016x}{low:016x}"
         return f"{text[:8]}-{text[8:12]}-4{text[13:16]}-{text[16:20]}-{text[20:]}"
 
@@ -705,10 +739,11 @@ class Account:
             low = int(text[16:], 16)
         except ValueError:
             return None
-        rank = ((low ^ self._k1) * _MIX_INV) & _MASK64
-        if rank >= self.activity_count or self.activity_uuid(rank) != uuid.lower():
+        key = ((low ^ self._k1) * _MIX_INV) & _MASK64
+        if key >= self.activity_count:
             return None
-        return rank
+        rank = key if self._rank_of_key is None else self._rank_of_key[key]
+        return rank if self.activity_uuid(rank) == uuid.lower() else None
 
     def activity_id(self, rank: int) -> int:
         return 2_600_000_000 + rank

@@ -9,7 +9,8 @@ API (no auth, never limited or counted):
 * ``GET /_emulator/truth?path=/v1/...&<the request's own params>`` — ``{"records": [...]}``;
 * ``POST /_emulator/faults`` — JSON ``{"path", "kind", "nth", "times"}``, a list of those, or
   ``{"clear": true}``;
-* ``POST /_emulator/day?share=0.01&seed=N`` — simulate a day (``Emulator.simulate_day``); answers its ground truth;
+* ``POST /_emulator/day?share=0.01&seed=N&backdated=0&backdated_days=10`` — simulate a day (``Emulator.simulate_day``);
+  answers its ground truth;
 * ``GET /_emulator/days`` — ``{"days": [...]}``: the ground truth of every day simulated so far.
 """
 
@@ -204,7 +205,8 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             try:
                 share = float(params.get("share", "0.01"))
                 seed = int(params["seed"]) if params.get("seed") else None
-                self._send_json(200, emulator.simulate_day(share, seed))
+                backdated = int(params.get("backdated", "0"))
+                self._send_json(200, emulator.simulate_day(share, seed, backdated, int(params.get("backdated_days", "10"))))
             except ValueError as error:
                 self._send_json(400, {"code": 400, "message": f"day: {error}", "param": None})
         elif method == "POST" and action == "faults":
@@ -298,12 +300,13 @@ class Emulator:
         """Every record a complete pagination of ``GET path?params`` returns (metrics: the entries)."""
         return self.api.list_records(path, params)
 
-    def simulate_day(self, share: float = 0.01, seed: int | None = None) -> dict[str, Any]:
+    def simulate_day(self, share: float = 0.01, seed: int | None = None, backdated: int = 0,
+                     backdated_days: int = 10) -> dict[str, Any]:
         """Simulate a day in the account (``Account.simulate_day``) and serve it; answers the day's ground truth:
         the new activities' UUIDs, the customers with activities, the subscriptions renewed (their ``end-date``
         moved), the customers changed without an activity and the new invoices, as uuids. Call it between syncs:
         a request in flight meanwhile may see part of the day."""
-        day = self.account.simulate_day(share, seed)
+        day = self.account.simulate_day(share, seed, backdated, backdated_days)
         # the endpoint tables hold counts and rank maps of the account as it was: rebuild them (about 0.1 s at
         # 20,000 customers) rather than keep every one of them in step with the day
         self.api = Api(self.account, self.api.date_boundaries, self.api.paging_shape)
@@ -316,7 +319,7 @@ class Emulator:
     def _day_truth(self, day: SimulatedDay) -> dict[str, Any]:
         a = self.account
         return {"start": format_offset(day.start), "end": format_offset(day.end),
-                "activities": [a.activity_uuid(r) for r in day.activity_ranks],
+                "activities": [a.activity_uuid_of_key(k) for k in day.activity_keys],
                 "customers_with_activities": [a.customers[c].uuid for c in day.customers_with_activities],
                 "renewed_subscriptions": [a.subscriptions[n].uuid for n in day.renewed_subscriptions],
                 "customers_renewed_only": [a.customers[c].uuid for c in day.customers_renewed_only],

@@ -289,4 +289,24 @@ def test_share_zero_renews_only_and_a_bad_share_is_refused_naming_it(emulator: E
 def test_a_day_on_an_account_without_customers_changes_nothing() -> None:
     account = Account.build(3, 0, 0)
     day = account.simulate_day(0.5)
-    assert (day.activity_ranks, day.customers_with_activities, day.renewed_subscriptions) == (range(0, 0), (), ())
+    assert (day.activity_keys, day.customers_with_activities, day.renewed_subscriptions) == (range(0, 0), (), ())
+
+
+def test_a_day_can_back_date_some_changes_inserting_their_activities_by_date_with_every_uuid_kept(emulator: Emulator) -> None:
+    before = emulator.truth("/v1/activities")
+    status, day = post_day(emulator, share=0.05, backdated=2, backdated_days=10)
+    assert status == 200
+    after = emulator.truth("/v1/activities")
+    by_uuid = {a["uuid"]: a for a in after}
+    assert [a["date"] for a in after] == sorted(a["date"] for a in after)  # still in date order
+    assert {a["uuid"] for a in after} == {a["uuid"] for a in before} | set(day["activities"])  # nothing lost, nothing renamed
+    assert [by_uuid[a["uuid"]] for a in before] == before  # every earlier activity as it was
+    backdated = [by_uuid[u] for u in day["activities"] if by_uuid[u]["date"] < day["start"]]
+    assert len(backdated) == 2 and len(day["activities"]) == 8
+    for activity in backdated:  # dated 10 days before the day, after the customer's earlier activities
+        assert "2025-12-22T00:00:00+00:00" <= activity["date"] <= "2025-12-23T00:00:00+00:00"
+        assert activity["customer-uuid"] in day["customers_with_activities"]
+        assert all(a["date"] < activity["date"] for a in before if a["customer-uuid"] == activity["customer-uuid"])
+    served = Client(emulator.url).walk("/v1/activities")[0]  # walked page by page through the cursors
+    assert served == after
+    assert Client(emulator.url).get("/_emulator/days").json() == {"days": [day]}

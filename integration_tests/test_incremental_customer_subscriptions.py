@@ -1,6 +1,7 @@
 """customer_subscriptions against the emulator: a full sync, a simulated day, then an incremental sync from the state
-asks exactly the customers with activities in the re-read window and the due rotation buckets, and delivers their
-subscriptions exactly; full refresh reads every customer; a sync killed or cancelled in the middle of its fan-out
+asks exactly the customers with activities new since the state (dated after its date, or on a day of its lookback
+whose digest changed: back-dated) and the due rotation buckets, and delivers their subscriptions exactly; a state
+without digest reads the whole lookback's; full refresh reads every customer; a sync killed or cancelled in the middle of its fan-out
 resumes from its last state and reads only the rest; an unusable state is refused with one line."""
 
 from __future__ import annotations
@@ -65,10 +66,50 @@ def due(last_day: int, day: int, n: int) -> set[int]:
     return set(range(n)) if day - last_day >= n else {d % n for d in range(last_day + 1, day + 1)}
 
 
+def lookback_before(state_date: str) -> str:
+    return (dt.datetime.fromisoformat(state_date.replace("Z", "+00:00")) - dt.timedelta(days=LOOKBACK_DAYS)).isoformat()[:19]
+
+
 def window_customers(emulator: Any, state_date: str) -> set[str]:
-    """Customers with an activity dated at or after the state's date minus the lookback."""
-    since = (dt.datetime.fromisoformat(state_date.replace("Z", "+00:00")) - dt.timedelta(days=LOOKBACK_DAYS)).isoformat()[:19]
+    """Customers with an activity dated at or after the state's date minus the lookback (a state without digest)."""
+    since = lookback_before(state_date)
     return {a["customer-uuid"] for a in emulator.truth("/v1/activities") if a["date"][:19] >= since}
+
+
+def new_customers(emulator: Any, state: dict[str, Any]) -> set[str]:
+    """Customers with an activity new since the state: dated after its date, or on a day of the lookback before it on
+    which the activities are no longer those the state's digest counted (written out independently of the connector)."""
+    date = state["parent_state"]["activities"]["date"][:19]
+    since = lookback_before(date)
+    was = state["activity_days"]["days"]
+    now = digest(emulator, since, date)["days"]
+    changed = {day for day in set(was) | set(now) if was.get(day) != now.get(day)}
+    return {a["customer-uuid"] for a in emulator.truth("/v1/activities")
+            if a["date"][:19] > date or (a["date"][:19] >= since and a["date"][:10] in changed)}
+
+
+def digest(emulator: Any, since: str, until: str) -> dict[str, Any]:
+    """The state's digest of the activities dated since..until: per UTC day, their count and the xor of the crc32 of
+    their uuids."""
+    days: dict[str, list[int]] = {}
+    for a in emulator.truth("/v1/activities"):
+        if since[:19] <= a["date"][:19] <= until[:19]:
+            day = days.setdefault(a["date"][:10], [0, 0])
+            day[0] += 1
+            day[1] ^= zlib.crc32(a["uuid"].encode("utf-8"))
+    return {"lookback_days": LOOKBACK_DAYS, "days": dict(sorted(days.items()))}
+
+
+def completed_state(emulator: Any, day: int) -> dict[str, Any]:
+    """The state a completed incremental sync writes on `day`: the newest activity date, and the digest of the
+    lookback before it."""
+    newest = max(a["date"] for a in emulator.truth("/v1/activities"))[:19]
+    return {"parent_state": {"activities": {"date": newest + "Z"}}, "rotation_day": day, "rotation_days": 7,
+            "activity_days": digest(emulator, lookback_before(newest), newest)}
+
+
+def compact(state: Any) -> int:
+    return len(json.dumps(state, separators=(",", ":")))
 
 
 @pytest.fixture
@@ -84,14 +125,14 @@ def first_sync(emulator: Any, tmp_path: Path) -> dict[str, Any]:
     customers = [c["uuid"] for c in emulator.truth("/v1/customers")]
     assert sorted(asked_customers(emulator)) == sorted(customers)
     assert as_multiset(run.records(STREAM)) == as_multiset(ground_truth(emulator, STREAM, SETTINGS))
-    newest = max(a["date"] for a in emulator.truth("/v1/activities"))
     state = run.final_state(STREAM)
-    assert state == {"parent_state": {"activities": {"date": newest[:19] + "Z"}}, "rotation_day": day, "rotation_days": 7}
+    assert state == completed_state(emulator, day)
+    assert 20 <= len(state["activity_days"]["days"]) <= 31 and compact(state) < 1300  # ~31 days of ~10 activities
     return state
 
 
 @pytest.mark.parametrize("days_since", [1, 3], ids=["the next day", "three days later"])
-def test_a_daily_sync_reads_the_activity_customers_of_the_window_and_the_due_buckets_only(
+def test_a_daily_sync_reads_the_customers_of_the_new_activities_and_the_due_buckets_only(
     days_since: int, emulator: Any, first_sync: dict[str, Any], tmp_path: Path
 ) -> None:
     day = emulator.simulate_day(share=0.05, seed=1)
@@ -101,8 +142,9 @@ def test_a_daily_sync_reads_the_activity_customers_of_the_window_and_the_due_buc
     customers = [c["uuid"] for c in emulator.truth("/v1/customers")]
     buckets = due(state["rotation_day"], today(), 7)
     rotating = {c for c in customers if zlib.crc32(c.encode("utf-8")) % 7 in buckets}
-    with_activities = window_customers(emulator, first_sync["parent_state"]["activities"]["date"])
-    assert set(day["customers_with_activities"]) <= with_activities
+    with_activities = new_customers(emulator, state)
+    assert with_activities == set(day["customers_with_activities"])  # no day of the lookback changed
+    assert len(with_activities) < len(window_customers(emulator, state["parent_state"]["activities"]["date"])) / 3
     expected = with_activities | rotating
     asked = asked_customers(emulator)
     assert sorted(asked) == sorted(expected)  # each once, nothing else
@@ -112,17 +154,47 @@ def test_a_daily_sync_reads_the_activity_customers_of_the_window_and_the_due_buc
     assert as_multiset(run.records(STREAM)) == as_multiset(subscriptions_of(emulator, expected))
     renewed_and_due = set(day["customers_renewed_only"]) & rotating
     assert renewed_and_due, "the day renewed no customer of the due buckets: choose another seed"
-    newest = max(a["date"] for a in emulator.truth("/v1/activities"))
     final = run.final_state(STREAM)
-    assert final == {"parent_state": {"activities": {"date": newest[:19] + "Z"}}, "rotation_day": today(), "rotation_days": 7}
-    assert len(json.dumps(final)) < 120
+    assert final == completed_state(emulator, today())
+    assert compact(final) < 1300
     assert [m for m in run.of_type("STATE")][-1]["state"]["stream"]["stream_state"] == final
 
 
-def test_a_sync_the_same_day_reads_only_the_activity_customers(emulator: Any, first_sync: dict[str, Any], tmp_path: Path) -> None:
-    emulator.simulate_day(share=0.05, seed=2)
+def test_a_sync_the_same_day_reads_only_the_customers_of_the_new_activities(emulator: Any, first_sync: dict[str, Any], tmp_path: Path) -> None:
+    day = emulator.simulate_day(share=0.05, seed=2)
     sync(tmp_path, emulator, "incremental", first_sync)
+    assert sorted(asked_customers(emulator)) == sorted(day["customers_with_activities"])
+
+
+def test_an_activity_back_dated_into_the_lookback_is_caught_the_same_day_with_the_customers_of_its_day(
+    emulator: Any, first_sync: dict[str, Any], tmp_path: Path
+) -> None:
+    """Two of the day's changes are dated 10 days back, before the state's date: their days' digests changed, so the
+    sync reads the customers of every activity of those days, beside those of the activities after the state's date."""
+    day = emulator.simulate_day(share=0.05, seed=9, backdated=2, backdated_days=10)
+    run = sync(tmp_path, emulator, "incremental", first_sync)
+    date = first_sync["parent_state"]["activities"]["date"][:19]
+    activities = emulator.truth("/v1/activities")
+    backdated = [a for a in activities if a["uuid"] in day["activities"] and a["date"][:19] <= date]
+    assert len(backdated) == 2
+    days = {a["date"][:10] for a in backdated}
+    expected = {a["customer-uuid"] for a in activities if a["date"][:19] > date or a["date"][:10] in days}
+    assert expected == new_customers(emulator, first_sync)
+    assert {a["customer-uuid"] for a in backdated} <= expected and set(day["customers_with_activities"]) <= expected
+    assert sorted(asked_customers(emulator)) == sorted(expected)  # a state of today: no bucket due
+    assert as_multiset(run.records(STREAM)) == as_multiset(subscriptions_of(emulator, expected))
+    assert run.final_state(STREAM) == completed_state(emulator, today())  # the back-dated activities counted
+
+
+def test_a_state_without_digest_reads_every_customer_with_an_activity_in_the_lookback(
+    emulator: Any, first_sync: dict[str, Any], tmp_path: Path
+) -> None:
+    """The shape written before the digest: nothing is missed, the whole lookback is read as it was."""
+    emulator.simulate_day(share=0.05, seed=2)
+    older = {key: value for key, value in first_sync.items() if key != "activity_days"}
+    run = sync(tmp_path, emulator, "incremental", older)
     assert sorted(asked_customers(emulator)) == sorted(window_customers(emulator, first_sync["parent_state"]["activities"]["date"]))
+    assert run.final_state(STREAM) == completed_state(emulator, today())
 
 
 @pytest.mark.parametrize("days_since", [7, 30], ids=["N days", "more than N days"])
@@ -193,11 +265,13 @@ def test_a_fan_out_interrupted_half_way_resumes_from_its_last_state_and_reads_th
         assert after.final_state(STREAM) == NO_CURSOR
     else:
         assert after.final_state(STREAM) == {"parent_state": {"activities": {"date": resume["activities_date"]}},
-                                              "rotation_day": resume["rotation_day"], "rotation_days": 7}
+                                              "rotation_day": resume["rotation_day"], "rotation_days": 7,
+                                              "activity_days": resume["activity_days"]}
 
 
 # ---------------------------------------------------------------------------------------------- unusable states
 FIX = "reset the customer_subscriptions stream to read every customer again."
+COMPLETED = {"parent_state": {"activities": {"date": "2025-12-31T00:00:00Z"}}, "rotation_day": 20000, "rotation_days": 7}
 BAD_STATES = {
     "a malformed activities date": ({"parent_state": {"activities": {"date": "garbage"}}, "rotation_day": 20000, "rotation_days": 7},
                                     f"The saved state of customer_subscriptions has parent_state.activities.date 'garbage', not a UTC date-time: {FIX}"),
@@ -211,6 +285,18 @@ BAD_STATES = {
     "incomplete": ({"rotation_days": 7}, f"The saved state of customer_subscriptions has rotation_days without the rest of parent_state, rotation_day and rotation_days: {FIX}"),
     "a negative resume position": ({"resume": {"position": -1, "customer_uuid": "cus_1"}}, f"The saved state of customer_subscriptions has resume.position -1, not a position in the customers list: {FIX}"),
     "a resume without its customer": ({"resume": {"position": 3}}, f"The saved state of customer_subscriptions has resume.customer_uuid None, not a customer uuid: {FIX}"),
+    "a digest of another shape": ({**COMPLETED, "activity_days": {"2025-12-01": [1, 2]}},
+                                  f"The saved state of customer_subscriptions has activity_days of another shape, not {{\"lookback_days\": <days>, \"days\": {{\"yyyy-mm-dd\": [count, xor], ...}}}}: {FIX}"),
+    "a digest of a day that is not one": ({**COMPLETED, "activity_days": {"lookback_days": 30, "days": {"2025-13-01": [1, 2]}}},
+                                          f"The saved state of customer_subscriptions has activity_days.days key '2025-13-01', not a UTC day (yyyy-mm-dd): {FIX}"),
+    "a digest entry of another shape": ({**COMPLETED, "activity_days": {"lookback_days": 30, "days": {"2025-12-01": [1, -2]}}},
+                                        f"The saved state of customer_subscriptions has activity_days.days['2025-12-01'] [1, -2], not [count, xor of the crc32 of its activities' uuids]: {FIX}"),
+    "a digest with a lookback as text": ({**COMPLETED, "activity_days": {"lookback_days": "30", "days": {}}},
+                                         f"The saved state of customer_subscriptions has activity_days.lookback_days '30', not a whole number of days: {FIX}"),
+    "a resume with a digest not an object": ({"resume": {"position": 3, "customer_uuid": "cus_1", "activity_days": []}},
+                                             f"The saved state of customer_subscriptions has resume.activity_days of another shape, not {{\"lookback_days\": <days>, \"days\": {{\"yyyy-mm-dd\": [count, xor], ...}}}}: {FIX}"),
+    "a digest alone": ({"activity_days": {"lookback_days": 30, "days": {}}},
+                       f"The saved state of customer_subscriptions has activity_days without the rest of parent_state, rotation_day and rotation_days: {FIX}"),
 }
 
 
@@ -231,28 +317,41 @@ def test_a_daily_sync_interrupted_half_way_resumes_with_the_same_selection_and_c
     emulator = chartmogul_emulator_factory(seed=7, customers=1000, activities=5000, api_key=SECRET_KEY, latency_ms=30)
     config = {**SETTINGS, "base_url": emulator.url, "concurrency_level": CONCURRENCY}
     first = sync(tmp_path, emulator, "incremental", None, concurrency_level=CONCURRENCY).final_state(STREAM)
-    emulator.simulate_day(share=0.02, seed=8)
+    emulator.simulate_day(share=0.02, seed=8, backdated=3)
     state = {**first, "rotation_day": first["rotation_day"] - 4}
     customers = [c["uuid"] for c in emulator.truth("/v1/customers")]
     buckets = due(state["rotation_day"], today(), 7)
-    selected = window_customers(emulator, first["parent_state"]["activities"]["date"]) | {
-        c for c in customers if zlib.crc32(c.encode("utf-8")) % 7 in buckets}
+    selected = new_customers(emulator, first) | {c for c in customers if zlib.crc32(c.encode("utf-8")) % 7 in buckets}
+    written = completed_state(emulator, today())  # what the interrupted attempt read: the digest its resume writes
     emulator.reset_stats()
     args = connector_command("read", tmp_path, config, streams=[STREAM], catalog=catalog("incremental"), state=state)
     before, checkpoint = interrupted_read(args, tmp_path, 2, signal.SIGKILL, 0.0, STREAM)
     resume = checkpoint["resume"]
     assert {k: v for k, v in checkpoint.items() if k != "resume"} == state  # the selection's inputs, kept
     assert resume["rotation_day"] == today() and resume["customer_uuid"] == customers[resume["position"]]
+    assert resume["activity_days"] == written["activity_days"] and compact(checkpoint) < 2 * 1300
     read_first = set(asked_customers(emulator))
     assert read_first <= selected
+    emulator.simulate_day(share=0.02, seed=10, backdated=3)  # between the attempts: new and back-dated activities
     emulator.reset_stats()
 
     after = sync(tmp_path, emulator, "incremental", checkpoint, concurrency_level=CONCURRENCY)
 
+    selected_before = selected
+    # The resumed attempt selects from the state it continues, as the activities are now (those of the second day
+    # too), after the prefix; and writes the interrupted attempt's date and digest, so that the next sync finds the
+    # second day's activities, back-dated ones included, new.
+    selected = new_customers(emulator, first) | {c for c in customers if zlib.crc32(c.encode("utf-8")) % 7 in buckets}
+    customers = [c["uuid"] for c in emulator.truth("/v1/customers")]
     rest = [c for c in customers[resume["position"] + 1:] if c in selected]
     assert sorted(asked_customers(emulator)) == sorted(rest)
     assert len(read_first & set(rest)) <= CHECKPOINT_EVERY + 2 * CONCURRENCY
-    delivered = before + after.records(STREAM)
-    assert set(as_multiset(delivered)) == set(as_multiset(subscriptions_of(emulator, selected)))
-    assert after.final_state(STREAM) == {"parent_state": {"activities": {"date": resume["activities_date"]}},
-                                         "rotation_day": resume["rotation_day"], "rotation_days": 7}
+    assert as_multiset(after.records(STREAM)) == as_multiset(subscriptions_of(emulator, set(rest)))
+    first_selection = {r["customer_uuid"] for r in before} | set(rest)
+    assert {r["customer_uuid"] for r in subscriptions_of(emulator, selected_before)} <= first_selection
+    final = after.final_state(STREAM)
+    assert final == {**written, "rotation_day": resume["rotation_day"]}
+    emulator.reset_stats()
+    sync(tmp_path, emulator, "incremental", final, concurrency_level=CONCURRENCY)
+    second_day = emulator.days()[-1]
+    assert set(second_day["customers_with_activities"]) <= set(asked_customers(emulator)) == new_customers(emulator, final)

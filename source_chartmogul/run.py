@@ -12,7 +12,6 @@ import sys
 import threading
 import time
 import traceback
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, List, Mapping, NoReturn, Optional
 from urllib.parse import quote, quote_plus
@@ -37,7 +36,8 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from source_chartmogul.config_check import config_problem
 from source_chartmogul.resumable import state_problem as list_state_problem
 from source_chartmogul.source import SourceChartmogul, written_manifest
-from source_chartmogul.subscriptions_cursor import STREAM as SUBSCRIPTIONS, day_number
+from source_chartmogul.subscriptions_cursor import FUTURE, STREAM as SUBSCRIPTIONS, date_problem
+from source_chartmogul.subscriptions_cursor import state_problem as subscriptions_state_problem
 
 
 def _forms_of_a_secret(secret: str) -> List[str]:
@@ -112,85 +112,19 @@ def _state_problem(state: Any) -> Optional[str]:
             return list_problem
         if name == "activities" and "date" in (stream_state or {}):
             date = stream_state["date"]
-            reason = _date_problem(date)
+            reason = date_problem(date)
             if reason:
-                return f"The saved state of activities has date {date if reason == _FUTURE else repr(date)}, {reason}{_then(reason)}reset the activities stream to read it again from start_date."
+                return f"The saved state of activities has date {date if reason == FUTURE else repr(date)}, {reason}{_then(reason)}reset the activities stream to read it again from start_date."
         if name == SUBSCRIPTIONS and stream_state:
-            problem = _subscriptions_state_problem(stream_state)
+            problem = subscriptions_state_problem(stream_state)
             if problem:
                 return f"The saved state of customer_subscriptions {problem}{_then(problem)}reset the customer_subscriptions stream to read every customer again."
     return None
 
 
-_FUTURE = "in the future: a sync from it would read nothing"
-
-
 def _then(problem: str) -> str:
     """What joins a problem to its fix: the future's sentence already has a colon."""
-    return "; " if problem.endswith(_FUTURE) else ": "
-
-
-def _date_problem(date: Any) -> Optional[str]:
-    """Why `date` cannot be a saved cursor, or None: it must be a UTC date-time, not after now."""
-    try:
-        parsed = datetime.fromisoformat(str(date).replace("Z", "+00:00"))
-    except ValueError:
-        parsed = None
-    if not isinstance(date, str) or parsed is None or parsed.tzinfo is None:
-        return "not a UTC date-time"
-    return _FUTURE if parsed > datetime.now(timezone.utc) else None
-
-
-def _subscriptions_state_problem(state: Any) -> Optional[str]:
-    """What makes a customer_subscriptions state unusable (shape in docs/chartmogul.md), worded to follow "The saved
-    state of customer_subscriptions"; None if it is usable."""
-    if not isinstance(state, Mapping):
-        return f"is {state!r}, not an object"
-    today = day_number(time.time())
-
-    def is_count(value: Any, least: int) -> bool:
-        return isinstance(value, int) and not isinstance(value, bool) and value >= least
-
-    def day_problem(key: str, value: Any) -> Optional[str]:
-        if not is_count(value, 0):
-            return f"has {key} {value!r}, not a day number (UTC days since 1970-01-01)"
-        return f"has {key} {value}, a day in the future (today is {today})" if value > today else None
-
-    def date_problem(key: str, value: Any) -> Optional[str]:
-        reason = _date_problem(value)
-        return f"has {key} {value if reason == _FUTURE else repr(value)}, {reason}" if reason else None
-
-    if "parent_state" in state:
-        parent = state["parent_state"]
-        date = parent.get("activities", {}).get("date") if isinstance(parent, Mapping) and isinstance(parent.get("activities"), Mapping) else None
-        if date is None:
-            return f"has parent_state {parent!r}, not {{\"activities\": {{\"date\": ...}}}}"
-        problem = date_problem("parent_state.activities.date", date)
-        if problem:
-            return problem
-    if "rotation_day" in state:
-        problem = day_problem("rotation_day", state["rotation_day"])
-        if problem:
-            return problem
-    if "rotation_days" in state and not is_count(state["rotation_days"], 1):
-        return f"has rotation_days {state['rotation_days']!r}, not a whole number of days of at least 1"
-    if "resume" in state:
-        resume = state["resume"]
-        if not isinstance(resume, Mapping):
-            return f"has resume {resume!r}, not an object"
-        if not is_count(resume.get("position"), 0):
-            return f"has resume.position {resume.get('position')!r}, not a position in the customers list"
-        if not isinstance(resume.get("customer_uuid"), str) or not resume["customer_uuid"]:
-            return f"has resume.customer_uuid {resume.get('customer_uuid')!r}, not a customer uuid"
-        for key, check in (("rotation_day", day_problem), ("activities_date", date_problem)):
-            problem = check(f"resume.{key}", resume[key]) if key in resume else None
-            if problem:
-                return problem
-    # A completed incremental sync writes all three; the CDK would read a lone value as the activities' cursor.
-    completed = [key for key in ("parent_state", "rotation_day", "rotation_days") if key in state]
-    if completed and len(completed) < 3:
-        return f"has {' and '.join(completed)} without the rest of parent_state, rotation_day and rotation_days"
-    return None
+    return "; " if problem.endswith(FUTURE) else ": "
 
 
 def _source_for(parsed: argparse.Namespace) -> SourceChartmogul:

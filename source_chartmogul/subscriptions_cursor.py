@@ -5,9 +5,13 @@ Why Python: airbyte-cdk 7.39.1 lets a manifest's incremental_sync be only a Date
 IncrementingCountCursor. On a partitioned stream that becomes a per-partition cursor, which keeps one entry per customer
 and still asks every customer's subscriptions. What ChartMogul offers instead is the activities list, filtered by date:
 a customer's subscriptions change with an activity, except a renewal that moves `end-date`. So this cursor reads, from
-a state, the subscriptions of the customers with an activity since the state's activities date (minus the lookback),
-plus a rotating share of all customers (every customer at least every `subscriptions_reread_days`), with a state of a
-few keys. docs/chartmogul.md states what that catches when.
+a state, the subscriptions of the customers with an activity new since the last sync: dated after the state's
+activities date, or on a day of the lookback before it whose digest (count and xor of crc32 of the uuids of its
+activities, kept in the state: ~31 small entries) changed, which is how a back-dated activity shows; plus a rotating
+share of all customers (every customer at least every `subscriptions_reread_days`). docs/chartmogul.md states what
+that catches when.
+
+`state_problem` refuses a saved state this cursor cannot use (run.py words it as one line).
 
 The fan-out checkpoints as it goes: partitions close out of order, so the state names the completed prefix of the
 customers list (its length and last customer uuid), and a sync given that state back skips the prefix.
@@ -19,7 +23,7 @@ import logging
 import threading
 import time
 import zlib
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Iterator, Mapping, MutableMapping, Optional
 
 from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
@@ -62,6 +66,28 @@ def _state_date(record_date: str) -> str:
     return datetime.fromisoformat(record_date.replace("Z", "+00:00")).astimezone(timezone.utc).strftime(STATE_DATE_FORMAT)
 
 
+def days_before(state_date: str, days: int) -> str:
+    """A state date moved `days` days back, in the state's format (the activities cursor's lookback arithmetic)."""
+    moved = datetime.strptime(state_date, STATE_DATE_FORMAT).replace(tzinfo=timezone.utc) - timedelta(days=days)
+    return moved.strftime(STATE_DATE_FORMAT)
+
+
+Activity = tuple[str, str, Optional[str]]  # (date in the state's format, activity uuid, customer uuid or None)
+
+
+def activity_days(activities: Iterable[Activity], since: str, until: str) -> dict[str, list[int]]:
+    """The per-day digest of the activities dated since <= date <= until: {"yyyy-mm-dd": [count, xor of the crc32 of
+    their uuids]} for the UTC days that have any. Two readings of the same span agree on a day unless an activity was
+    added to it or removed from it (dates in the state's format: text order is time order)."""
+    days: dict[str, list[int]] = {}
+    for date, uuid, _ in activities:
+        if since <= date <= until:
+            day = days.setdefault(date[:10], [0, 0])
+            day[0] += 1
+            day[1] ^= zlib.crc32(uuid.encode("utf-8"))
+    return dict(sorted(days.items()))
+
+
 class ActivityCustomers:
     """The activities the manifest's own `activities` stream lists, read through a copy of that stream built by the
     CDK's factory (source.py) with its state seeded from this stream's `parent_state.activities`: the windows from that
@@ -70,35 +96,39 @@ class ActivityCustomers:
     def __init__(self, activities: AbstractStream) -> None:
         self._activities = activities
 
-    def since_state(self) -> tuple[set[str], Optional[str]]:
-        """The customers with an activity in the windows, and the newest activity date among them (None if none)."""
-        customers: set[str] = set()
-        newest: Optional[str] = None
-        for window in self._activities.generate_partitions():
-            for record in window.read():
-                if record.data.get("customer-uuid"):
-                    customers.add(record.data["customer-uuid"])
-                newest = max(newest or "", _state_date(record.data["date"]))  # the window filter read the date
-        return customers, newest
+    def since_state(self) -> list[Activity]:
+        """Every activity of the windows."""
+        return [activity for window in self._activities.generate_partitions() for activity in self._read(window)]
 
-    def newest_date(self) -> Optional[str]:
-        """The newest activity date of the account, from the newest window that has any (None if none has): a sync
-        without state reads every customer, and needs only this date for its state. Windows are read newest first,
-        so this costs the empty windows after the newest activity plus one, not the whole history."""
+    def newest(self, lookback_days: int) -> list[Activity]:
+        """The activities of the newest windows, read newest first until they cover the newest activity date minus
+        the lookback (none if no window has any): a sync without state reads every customer, and needs only the
+        newest date and the digest of the lookback before it for its state. This costs the empty windows after the
+        newest activity plus those of the lookback, not the whole history."""
+        read: list[Activity] = []
+        since: Optional[str] = None
         for window in reversed(list(self._activities.generate_partitions())):
-            dates = [_state_date(record.data["date"]) for record in window.read()]
-            if dates:
-                return max(dates)
-        return None
+            read += self._read(window)
+            if read and since is None:
+                since = days_before(max(date for date, _, _ in read), lookback_days)
+            if since is not None and str(window.to_slice()["start_time"])[:19] <= since[:19]:
+                break
+        return read
+
+    @staticmethod
+    def _read(window: Partition) -> list[Activity]:
+        return [(_state_date(record.data["date"]), record.data.get("uuid") or "", record.data.get("customer-uuid") or None)
+                for record in window.read()]  # the window filter read the date
 
 
 class CustomerSubscriptionsCursor(Cursor):
     """Slices customer_subscriptions (one per selected customer, in the customers list's order), checkpoints the
     completed prefix of the list, and writes the state (shape in docs/chartmogul.md):
 
-    incremental: {"parent_state": {"activities": {"date": D}}, "rotation_day": day, "rotation_days": N}, plus, while a
-    sync is unfinished, "resume": {"position", "customer_uuid", "rotation_day", "activities_date"} (the prefix, and the
-    day and activities date this sync will write when it completes); full refresh: {"resume": {"position",
+    incremental: {"parent_state": {"activities": {"date": D}}, "rotation_day": day, "rotation_days": N,
+    "activity_days": {"lookback_days": L, "days": {"yyyy-mm-dd": [count, xor], ...}}}, plus, while a sync is
+    unfinished, "resume": {"position", "customer_uuid", "rotation_day", "activities_date", "activity_days"} (the prefix,
+    and the day, activities date and digest this sync will write when it completes); full refresh: {"resume": {"position",
     "customer_uuid"}} while unfinished, the CDK's {"__ab_no_cursor_state_message": true} when done.
     """
 
@@ -109,6 +139,7 @@ class CustomerSubscriptionsCursor(Cursor):
         state: Mapping[str, Any],
         reread_days: int,
         start_date: str,
+        lookback_days: int,
         message_repository: MessageRepository,
         connector_state_manager: ConnectorStateManager,
     ) -> None:
@@ -117,6 +148,7 @@ class CustomerSubscriptionsCursor(Cursor):
         self._incremental = activities is not None
         self._reread_days = reread_days
         self._start_date = start_date
+        self._lookback_days = lookback_days
         self._message_repository = message_repository
         self._state_manager = connector_state_manager
         self._today = day_number(time.time())  # built as the sync starts
@@ -133,10 +165,11 @@ class CustomerSubscriptionsCursor(Cursor):
         self._prefix_end: Optional[tuple[int, str]] = (resume["position"], resume["customer_uuid"]) if self._resume else None
         self._closed_since_checkpoint = 0
         self._generation_done = False
-        # The rotation_day and activities_date this sync writes when it completes: a resumed sync's from the start
-        # (kept should the stream fail before _selection), else set by _selection.
+        # The rotation_day, activities_date and activity_days this sync writes when it completes: a resumed sync's from
+        # the start (kept should the stream fail before _selection), else set by _selection.
         self._this_sync: dict[str, Any] = (
-            {key: self._resume[key] for key in ("rotation_day", "activities_date")} if self._resume and self._incremental else {})
+            {key: self._resume[key] for key in ("rotation_day", "activities_date", "activity_days") if key in self._resume}
+            if self._resume and self._incremental else {})
 
     # ------------------------------------------------------------------ slicing
     def stream_slices(self) -> Iterable[StreamSlice]:
@@ -163,23 +196,52 @@ class CustomerSubscriptionsCursor(Cursor):
         last_day = self._given.get("rotation_day")
         same_rotation = self._given.get("rotation_days") == self._reread_days
         old_date = (self._given.get("parent_state") or {}).get("activities", {}).get("date")
-        # A resumed sync completes the sync it continues: that sync's day and activities date, not today's.
+        # A resumed sync completes the sync it continues: that sync's day, activities date and digest, not today's.
         today = resume.get("rotation_day", self._today)
         if old_date is None or last_day is None:  # no completed sync: every customer
-            newest = resume.get("activities_date") or self._activities.newest_date() or self._start_date
-            self._this_sync = {"rotation_day": today, "activities_date": newest}
+            read = [] if resume else self._activities.newest(self._lookback_days)
+            self._will_write(today, read, resume.get("activities_date") or max(
+                (date for date, _, _ in read), default=None) or self._start_date)
             LOGGER.info("customer_subscriptions: no earlier sync in the state; reading every customer")
             return None
-        customers, newest = self._activities.since_state()
+        read = self._activities.since_state()
         old_date = _state_date(old_date)
-        newest = resume.get("activities_date") or max(old_date, newest or old_date)
-        self._this_sync = {"rotation_day": today, "activities_date": newest}
+        customers = self._customers_to_reread(read, old_date)
+        self._will_write(today, read, resume.get("activities_date") or max([old_date] + [date for date, _, _ in read]))
         due = due_buckets(last_day if same_rotation else None, today, self._reread_days)
-        LOGGER.info(f"customer_subscriptions: {len(customers)} customers with activities since {old_date} minus the"
-                    f" lookback, and rotation buckets {sorted(due)} of {self._reread_days}")
+        LOGGER.info(f"customer_subscriptions: {len(customers)} customers with activities new since {old_date} or on"
+                    f" a day of its lookback that changed, and rotation buckets {sorted(due)} of {self._reread_days}")
         if len(due) == self._reread_days:
             return None
         return lambda uuid: uuid in customers or bucket_of(uuid, self._reread_days) in due
+
+    def _will_write(self, today: int, read: list[Activity], newest: str) -> None:
+        """What this sync's completed state will say: its day, the newest activity date, and the digest of the
+        lookback before that date (a resumed sync's: the one its interrupted attempt read; none if that had none)."""
+        if self._resume:
+            digest = self._resume.get("activity_days")
+        else:
+            digest = {"lookback_days": self._lookback_days,
+                      "days": activity_days(read, days_before(newest, self._lookback_days), newest)}
+        self._this_sync = {"rotation_day": today, "activities_date": newest,
+                           **({"activity_days": digest} if digest is not None else {})}
+
+    def _customers_to_reread(self, read: list[Activity], old_date: str) -> set[str]:
+        """The customers of the activities dated after the state's date (new), and of every activity of a day of
+        the lookback before it whose digest differs from the state's (an activity added to it, back-dated, or removed
+        from it). A state without a digest of this lookback (older, or written with another lookback_window_days):
+        every customer with an activity in the windows."""
+        digest = self._given.get("activity_days")
+        if not isinstance(digest, Mapping) or digest.get("lookback_days") != self._lookback_days:
+            return {customer for _, _, customer in read if customer}
+        since = days_before(old_date, self._lookback_days)
+        was = {day: list(entry) for day, entry in digest["days"].items()}
+        now = activity_days(read, since, old_date)
+        changed = {day for day in was.keys() | now.keys() if was.get(day) != now.get(day)}
+        if changed:
+            LOGGER.info(f"customer_subscriptions: activities added or removed on {', '.join(sorted(changed))}")
+        return {customer for date, _, customer in read
+                if customer and (date > old_date or (date >= since and date[:10] in changed))}
 
     def _customers_after_the_prefix(self) -> Iterator[tuple[int, StreamSlice]]:
         """The customers list with its position, without the prefix an earlier attempt completed. The prefix is
@@ -237,7 +299,8 @@ class CustomerSubscriptionsCursor(Cursor):
         if not self._incremental:
             return {NO_CURSOR_STATE_KEY: True}
         return {"parent_state": {"activities": {"date": self._this_sync["activities_date"]}},
-                "rotation_day": self._this_sync["rotation_day"], "rotation_days": self._reread_days}
+                "rotation_day": self._this_sync["rotation_day"], "rotation_days": self._reread_days,
+                **({"activity_days": self._this_sync["activity_days"]} if "activity_days" in self._this_sync else {})}
 
     def _emit(self, state: MutableMapping[str, Any]) -> None:
         self._closed_since_checkpoint = 0
@@ -251,3 +314,99 @@ class CustomerSubscriptionsCursor(Cursor):
 
     def should_be_synced(self, record: Record) -> bool:
         return True
+
+
+# ---------------------------------------------------------------------------------------------- the saved state
+FUTURE = "in the future: a sync from it would read nothing"
+
+
+def date_problem(date: Any) -> Optional[str]:
+    """Why `date` cannot be a saved activities cursor (the activities stream's, or this stream's parent_state), or
+    None: it must be a UTC date-time, not after now."""
+    try:
+        parsed = datetime.fromisoformat(str(date).replace("Z", "+00:00"))
+    except ValueError:
+        parsed = None
+    if not isinstance(date, str) or parsed is None or parsed.tzinfo is None:
+        return "not a UTC date-time"
+    return FUTURE if parsed > datetime.now(timezone.utc) else None
+
+
+def state_problem(state: Any) -> Optional[str]:
+    """What makes a customer_subscriptions state unusable (shape in docs/chartmogul.md), worded to follow "The saved
+    state of customer_subscriptions"; None if it is usable."""
+    if not isinstance(state, Mapping):
+        return f"is {state!r}, not an object"
+    today = day_number(time.time())
+
+    def day_problem(key: str, value: Any) -> Optional[str]:
+        if not _is_count(value, 0):
+            return f"has {key} {value!r}, not a day number (UTC days since 1970-01-01)"
+        return f"has {key} {value}, a day in the future (today is {today})" if value > today else None
+
+    def dated_problem(key: str, value: Any) -> Optional[str]:
+        reason = date_problem(value)
+        return f"has {key} {value if reason == FUTURE else repr(value)}, {reason}" if reason else None
+
+    if "parent_state" in state:
+        parent = state["parent_state"]
+        date = parent.get("activities", {}).get("date") if isinstance(parent, Mapping) and isinstance(parent.get("activities"), Mapping) else None
+        if date is None:
+            return f"has parent_state {parent!r}, not {{\"activities\": {{\"date\": ...}}}}"
+        problem = dated_problem("parent_state.activities.date", date)
+        if problem:
+            return problem
+    if "rotation_day" in state:
+        problem = day_problem("rotation_day", state["rotation_day"])
+        if problem:
+            return problem
+    if "rotation_days" in state and not _is_count(state["rotation_days"], 1):
+        return f"has rotation_days {state['rotation_days']!r}, not a whole number of days of at least 1"
+    resume = state.get("resume", {})
+    if "resume" in state:
+        if not isinstance(resume, Mapping):
+            return f"has resume {resume!r}, not an object"
+        if not _is_count(resume.get("position"), 0):
+            return f"has resume.position {resume.get('position')!r}, not a position in the customers list"
+        if not isinstance(resume.get("customer_uuid"), str) or not resume["customer_uuid"]:
+            return f"has resume.customer_uuid {resume.get('customer_uuid')!r}, not a customer uuid"
+        for key, check in (("rotation_day", day_problem), ("activities_date", dated_problem)):
+            problem = check(f"resume.{key}", resume[key]) if key in resume else None
+            if problem:
+                return problem
+    for key, digest in (("activity_days", state.get("activity_days")), ("resume.activity_days", resume.get("activity_days"))):
+        problem = _digest_problem(key, digest) if digest is not None else None
+        if problem:
+            return problem
+    # A completed incremental sync writes all three (and its digest); the CDK would read a lone value as the
+    # activities' cursor.
+    completed = [key for key in ("parent_state", "rotation_day", "rotation_days", "activity_days") if key in state]
+    if completed and len([key for key in completed if key != "activity_days"]) < 3:
+        return f"has {' and '.join(completed)} without the rest of parent_state, rotation_day and rotation_days"
+    return None
+
+
+def _is_count(value: Any, least: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+
+def _digest_problem(key: str, digest: Any) -> Optional[str]:
+    """What makes an activity_days digest unusable, or None."""
+    if not isinstance(digest, Mapping) or set(digest) != {"lookback_days", "days"}:
+        return f"has {key} of another shape, not {{\"lookback_days\": <days>, \"days\": {{\"yyyy-mm-dd\": [count, xor], ...}}}}"
+    lookback = digest["lookback_days"]
+    if not _is_count(lookback, 0):
+        return f"has {key}.lookback_days {lookback!r}, not a whole number of days"
+    if not isinstance(digest["days"], Mapping):
+        return f"has {key}.days {digest['days']!r}, not an object of UTC days"
+    for day, entry in digest["days"].items():
+        try:
+            valid_day = datetime.strptime(day, "%Y-%m-%d").strftime("%Y-%m-%d") == day
+        except (TypeError, ValueError):
+            valid_day = False
+        if not valid_day:
+            return f"has {key}.days key {day!r}, not a UTC day (yyyy-mm-dd)"
+        if not (isinstance(entry, list) and len(entry) == 2 and _is_count(entry[0], 1) and _is_count(entry[1], 0)
+                and entry[1] < 2 ** 32):
+            return f"has {key}.days[{day!r}] {entry!r}, not [count, xor of the crc32 of its activities' uuids]"
+    return None

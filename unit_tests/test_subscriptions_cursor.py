@@ -3,7 +3,9 @@ discover says of the stream, the rotation rule, and the completed-prefix checkpo
 
 from __future__ import annotations
 
+import datetime as dt
 import time
+import zlib
 from importlib.metadata import version
 from typing import Any
 
@@ -104,7 +106,7 @@ class Closed:
 
 def test_the_checkpoint_names_the_completed_prefix_whatever_order_partitions_close_in() -> None:
     repository = InMemoryMessageRepository()
-    cursor = CustomerSubscriptionsCursor(Customers([f"cus_{n}" for n in range(5)]), None, {}, 7, "", repository,
+    cursor = CustomerSubscriptionsCursor(Customers([f"cus_{n}" for n in range(5)]), None, {}, 7, "", 30, repository,
                                          ConnectorStateManager())
     slices = list(cursor.stream_slices())
     for n in (1, 3, 0):
@@ -126,26 +128,86 @@ def test_the_checkpoint_names_the_completed_prefix_whatever_order_partitions_clo
 ])
 def test_a_resumed_fan_out_skips_the_prefix_only_where_the_list_still_matches_it(listed: list[str], read: list[str]) -> None:
     state = {"resume": {"position": 1, "customer_uuid": "cus_1"}}
-    cursor = CustomerSubscriptionsCursor(Customers(listed), None, state, 7, "", InMemoryMessageRepository(),
+    cursor = CustomerSubscriptionsCursor(Customers(listed), None, state, 7, "", 30, InMemoryMessageRepository(),
                                          ConnectorStateManager())
     assert [s.partition["customer_uuid"] for s in cursor.stream_slices()] == read
 
 
-def test_from_a_state_of_today_only_the_customers_with_activities_in_the_window_are_asked() -> None:
+def crc(uuid: str) -> int:
+    return zlib.crc32(uuid.encode("utf-8"))
+
+
+STATE_DATE = "2024-06-20T00:00:00Z"  # the windows read from it start 30 days earlier, 2024-05-21T00:00:00Z
+KEPT = {"uuid": "act-0004", "date": "2024-06-05T08:00:00+00:00", "type": "expansion", "customer-uuid": "cus_0004"}
+ON_THE_EDGE = {"uuid": "act-0005", "date": "2024-05-21T00:00:00+00:00", "type": "churn", "customer-uuid": "cus_0005"}
+DIGEST = {"lookback_days": 30, "days": {"2024-05-21": [1, crc("act-0005")], "2024-06-05": [1, crc("act-0004")],
+                                        "2024-06-12": [1, crc("act-gone")]}}  # act-gone was deleted since
+NEW = {"uuid": "act-0001", "date": "2024-06-25T10:00:00+00:00", "type": "expansion", "customer-uuid": "cus_0002"}
+BACKDATED = {"uuid": "act-0003", "date": "2024-06-10T09:00:00+00:00", "type": "new_biz", "customer-uuid": "cus_0003"}
+NEIGHBOUR = {"uuid": "act-0006", "date": "2024-06-12T23:00:00+00:00", "type": "expansion", "customer-uuid": "cus_0006"}
+
+
+@pytest.mark.parametrize("digest,asked", [
+    (DIGEST, ["cus_0002", "cus_0003", "cus_0006"]),  # new, back-dated onto 06-10, on 06-12 which lost an activity
+    (None, ["cus_0002", "cus_0003", "cus_0004", "cus_0005", "cus_0006"]),  # a state without digest: the whole window
+    ({**DIGEST, "lookback_days": 10}, ["cus_0002", "cus_0003", "cus_0004", "cus_0005", "cus_0006"]),  # another lookback
+], ids=["with the digest", "without", "of another lookback"])
+def test_from_a_state_of_today_the_customers_of_new_activities_and_of_changed_days_are_asked(digest: Any, asked: list[str]) -> None:
     """Exact requests (HttpMocker): the customers list, the activities windows from the state's date minus the 30-day
-    lookback to end_date, and the subscriptions of the one customer with an activity there; no bucket is due."""
+    lookback to end_date, and the subscriptions of the customers with an activity dated after the state's date or on a
+    day whose digest changed; no bucket is due (a state of today). The state written: the newest date and the digest
+    of the 30 days before it."""
     day = int(time.time() // 86400)
-    state = StateBuilder().with_stream_state("customer_subscriptions", {
-        "parent_state": {"activities": {"date": "2024-06-20T00:00:00Z"}}, "rotation_day": day, "rotation_days": 7}).build()
-    moved = {"uuid": "act-0001", "date": "2024-06-25T10:00:00+00:00", "type": "expansion", "customer-uuid": "cus_0002"}
-    windows = [("2024-05-20T23:59:59Z", "2024-06-05T00:00:00Z", []), ("2024-06-04T23:59:59Z", "2024-06-20T00:00:00Z", []),
-               ("2024-06-19T23:59:59Z", "2024-07-01T00:00:00Z", [moved])]
-    subscription = {"id": 9, "uuid": "sub_9", "external_id": "s9", "plan": "Gold", "start-date": "2024-06-25T10:00:00+00:00"}
+    given = {"parent_state": {"activities": {"date": STATE_DATE}}, "rotation_day": day, "rotation_days": 7,
+             **({"activity_days": digest} if digest else {})}
+    windows = [("2024-05-20T23:59:59Z", "2024-06-05T00:00:00Z", [ON_THE_EDGE]),
+               ("2024-06-04T23:59:59Z", "2024-06-20T00:00:00Z", [KEPT, BACKDATED, NEIGHBOUR]),
+               ("2024-06-19T23:59:59Z", "2024-07-01T00:00:00Z", [NEW])]
+    customers = [customer(n) for n in range(1, 7)]
+
+    def subscription(uuid: str) -> dict[str, Any]:
+        return {"id": int(uuid[-1]), "uuid": f"sub_{uuid}", "external_id": "s", "plan": "Gold",
+                "start-date": "2024-06-01T00:00:00+00:00"}
+
+    output = read_with_exact_requests("customer_subscriptions", [
+        (request("customers", per_page="200"), page("entries", customers, "c1", False)),
+        *[(activities_request(start, end), page("entries", found, None, False)) for start, end, found in windows],
+        *[(request(f"customers/{uuid}/subscriptions", per_page="200"), page("entries", [subscription(uuid)], None, False))
+          for uuid in asked],
+    ], state=StateBuilder().with_stream_state("customer_subscriptions", given).build())
+    assert sorted(r["customer_uuid"] for r in emitted(output)) == asked
+    written = output.most_recent_state.stream_state.__dict__
+    assert written == {
+        "parent_state": {"activities": {"date": "2024-06-25T10:00:00Z"}}, "rotation_day": day, "rotation_days": 7,
+        "activity_days": {"lookback_days": 30, "days": {  # from 2024-05-26T10:00:00Z: ON_THE_EDGE is too old
+            "2024-06-05": [1, crc("act-0004")], "2024-06-10": [1, crc("act-0003")], "2024-06-12": [1, crc("act-0006")],
+            "2024-06-25": [1, crc("act-0001")]}}}
+
+
+def test_a_first_sync_reads_the_activities_windows_newest_first_until_they_cover_the_lookback_before_the_newest() -> None:
+    """Exact requests (HttpMocker): every customer, and the activities windows from end_date back to the one that holds
+    the newest activity's date minus the 30-day lookback, no earlier one; the state's digest counts the activities of
+    those 30 days, the edge's instant included."""
+    windows = [(w.to_slice()["start_time"], w.to_slice()["end_time"])
+               for w in subscriptions_stream(SyncMode.incremental).cursor._activities._activities.generate_partitions()]
+    assert windows[-4:] == [("2024-05-14T06:30:00Z", "2024-05-29T06:29:59Z"), ("2024-05-29T06:30:00Z", "2024-06-13T06:29:59Z"),
+                            ("2024-06-13T06:30:00Z", "2024-06-28T06:29:59Z"), ("2024-06-28T06:30:00Z", "2024-06-30T23:59:59Z")]
+    newest = {"uuid": "act-new", "date": "2024-06-14T12:00:00+00:00", "type": "expansion", "customer-uuid": "cus_0001"}
+    on_the_edge = {"uuid": "act-edge", "date": "2024-05-15T12:00:00+00:00", "type": "new_biz", "customer-uuid": "cus_0002"}
+    too_old = {"uuid": "act-old", "date": "2024-05-15T11:59:59+00:00", "type": "new_biz", "customer-uuid": "cus_0002"}
+    found = {windows[-2]: [newest], windows[-4]: [too_old, on_the_edge]}
+
+    def wider(start: str, end: str) -> tuple[str, str]:
+        def moved(text: str, seconds: int) -> str:
+            return (dt.datetime.fromisoformat(text.replace("Z", "+00:00")) + dt.timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return moved(start, -1), moved(end, 1)
+
     output = read_with_exact_requests("customer_subscriptions", [
         (request("customers", per_page="200"), page("entries", [customer(1), customer(2)], "c1", False)),
-        *[(activities_request(start, end), page("entries", found, None, False)) for start, end, found in windows],
-        (request("customers/cus_0002/subscriptions", per_page="200"), page("entries", [subscription], None, False)),
-    ], state=state)
-    assert emitted(output) == [{**subscription, "customer_uuid": "cus_0002"}]
+        *[(activities_request(*wider(*w)), page("entries", found.get(w, []), None, False)) for w in windows[-4:]],
+        *[(request(f"customers/cus_000{n}/subscriptions", per_page="200"), page("entries", [], None, False)) for n in (1, 2)],
+    ], state=StateBuilder().with_stream_state("customer_subscriptions", {}).build())
     assert output.most_recent_state.stream_state.__dict__ == {
-        "parent_state": {"activities": {"date": "2024-06-25T10:00:00Z"}}, "rotation_day": day, "rotation_days": 7}
+        "parent_state": {"activities": {"date": "2024-06-14T12:00:00Z"}}, "rotation_day": int(time.time() // 86400),
+        "rotation_days": 7, "activity_days": {"lookback_days": 30, "days": {
+            "2024-05-15": [1, crc("act-edge")], "2024-06-14": [1, crc("act-new")]}}}
