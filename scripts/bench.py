@@ -13,9 +13,8 @@ Modes (realistic and cpu by default; --mode picks, and may be repeated):
 * daily: every stream of 5,000 customers, same limits: a first sync from no state (incremental where discover says a
   stream supports it), a simulated day in which 1% of the customers change (POST /_emulator/day), then a daily sync
   from the first one's states. Its customer_subscriptions requests, each customer's classified as due by an activity
-  in the re-read window (the state's activities cursor minus the 30-day lookback) or by its rotation bucket
-  (crc32(uuid) % 7, the buckets of the days since the last sync), else unexplained; and each re-read customer's
-  subscriptions against the emulator's;
+  new since the first sync (the simulated day's) or by its rotation bucket (crc32(uuid) % 7, the buckets of the days
+  since the last sync), else unexplained; and each re-read customer's subscriptions against the emulator's;
 * resume: every stream of 5,000 customers, full refresh, same limits: a clean sync (R requests), one SIGKILLed once
   the emulator has served R/2, one resumed from the last state of each stream the killed one wrote; the requests of
   both attempts against R, the union of their records against the clean sync's (missing, unexpected, duplicated).
@@ -816,7 +815,6 @@ SUBSCRIPTIONS = "customer_subscriptions"
 SUBSCRIPTIONS_PATH = re.compile(r"^/v1/customers/([^/]+)/subscriptions$")
 DAY_SHARE = 0.01  # of the customers changed by the simulated day (issue 15)
 REREAD_DAYS = 7  # subscriptions_reread_days' default: every customer re-read at least every 7 days
-LOOKBACK_DAYS = 30  # lookback_window_days' default
 DAILY_TARGET = 0.30  # a daily sync's subscription requests, at most this share of a full sync's
 RESUME_TARGET = 1.15  # a killed and resumed sync's requests, at most this many clean syncs'
 
@@ -836,12 +834,12 @@ def due_buckets(previous_day: int | None, today: int, days: int, state_days: int
     return {day % days for day in range(previous_day + 1, today + 1)}
 
 
-def classify_rereads(requests: dict[str, int], window: set[str], rotating: set[str]) -> dict[str, dict[str, int]]:
-    """The subscription requests per customer, split by why the customer was due: an activity in the re-read
-    window (counted there even when its bucket was due too), else its bucket, else no reason (unexplained)."""
-    split: dict[str, dict[str, int]] = {"activity window": {}, "rotating share": {}, "unexplained": {}}
+def classify_rereads(requests: dict[str, int], new_activities: set[str], rotating: set[str]) -> dict[str, dict[str, int]]:
+    """The subscription requests per customer, split by why the customer was due: an activity new since the last
+    sync (counted there even when its bucket was due too), else its bucket, else no reason (unexplained)."""
+    split: dict[str, dict[str, int]] = {"new activities": {}, "rotating share": {}, "unexplained": {}}
     for customer, count in sorted(requests.items()):
-        reason = ("activity window" if customer in window else "rotating share" if customer in rotating
+        reason = ("new activities" if customer in new_activities else "rotating share" if customer in rotating
                   else "unexplained")
         split[reason][customer] = count
     return split
@@ -921,10 +919,6 @@ def utc_day_number(when: dt.datetime) -> int:
     return (when.date() - dt.date(1970, 1, 1)).days
 
 
-def parse_utc(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
 def print_sync(mode: Mode, label: str, result: RunResult) -> None:
     failure = f" -- FAILED: {result.error}" if result.error else ""
     print(f"[{mode.name}] {label}: {result.wall_s:.1f} s, {result.records_total:,} records, "
@@ -961,7 +955,6 @@ def run_daily(mode: Mode, args: argparse.Namespace, customers: int, activities: 
         return scenario_result(mode, args, customers, activities, syncs, {}, [], notes, wrong_records=False)
     states = read_output(workdir / "first.stdout").states
     subscriptions_state = dict(states.get(SUBSCRIPTIONS, {}).get("stream", {}).get("stream_state") or {})
-    activities_state = states.get("activities", {}).get("stream", {}).get("stream_state") or {}
     today = utc_day_number(dt.datetime.now(dt.timezone.utc))
     if "rotation_day" in subscriptions_state:
         # the first sync ran minutes ago; a daily sync runs the day after the last one: the state says so
@@ -986,27 +979,20 @@ def run_daily(mode: Mode, args: argparse.Namespace, customers: int, activities: 
     requests = {SUBSCRIPTIONS_PATH.match(path).group(1): n  # type: ignore[union-attr]
                 for path, n in emulator.paths("/v1/customers/").items() if SUBSCRIPTIONS_PATH.match(path)}
 
-    # why each customer was due: the activities' re-read window (the state's cursor minus the lookback) ...
+    # why each customer was due: an activity new since the first sync (the day's; the bench's day back-dates none) ...
     cursor = ((subscriptions_state.get("parent_state") or {}).get("activities") or {}).get("date")
     notes.append(f"activities cursor: {cursor} (from the {SUBSCRIPTIONS} state)" if cursor else
-                 f"activities cursor: {activities_state.get('date')} (from the activities state: the "
-                 f"{SUBSCRIPTIONS} state has none)")
-    cursor = cursor or activities_state.get("date")
-    window_customers = set(day["customers_with_activities"])
-    if cursor:
-        window_start = parse_utc(cursor) - dt.timedelta(days=LOOKBACK_DAYS)
-        window_customers |= {a["customer-uuid"] for a in emulator.truth(
-            "/v1/activities", {"start-date": window_start.strftime("%Y-%m-%dT%H:%M:%SZ")})
-            if parse_utc(a["date"]) >= window_start}
+                 f"activities cursor: none in the {SUBSCRIPTIONS} state")
+    new_activity_customers = set(day["customers_with_activities"])
     # ... or its rotation bucket
     days = REREAD_DAYS  # the bench leaves subscriptions_reread_days at its default
     due = due_buckets(subscriptions_state.get("rotation_day"), today, days, subscriptions_state.get("rotation_days"))
     all_customers = [c["uuid"] for c in emulator.truth("/v1/customers")]
     rotating = {uuid for uuid in all_customers if rotation_bucket(uuid, days) in due}
-    split = classify_rereads(requests, window_customers, rotating)
+    split = classify_rereads(requests, new_activity_customers, rotating)
     # what the rule owes the day after a completed sync, whatever this branch's state holds: the target's yardstick
     next_day = due_buckets(today - 1, today, days, days)
-    owed = window_customers | {uuid for uuid in all_customers if rotation_bucket(uuid, days) in next_day}
+    owed = new_activity_customers | {uuid for uuid in all_customers if rotation_bucket(uuid, days) in next_day}
 
     # exact: every customer read (or delivered) has exactly the emulator's subscriptions now
     delivered: dict[str, Counter] = {}
@@ -1025,7 +1011,7 @@ def run_daily(mode: Mode, args: argparse.Namespace, customers: int, activities: 
         "subscription_requests": {"first": full_requests, "daily": daily_requests},
         "daily_split_requests": {reason: sum(c.values()) for reason, c in split.items()},
         "daily_split_customers": {reason: len(c) for reason, c in split.items()},
-        "window_customers": len(window_customers), "due_buckets": sorted(due), "buckets": days,
+        "new_activity_customers": len(new_activity_customers), "due_buckets": sorted(due), "buckets": days,
         "rotating_customers": len(rotating), "owed_the_day_after": len(owed),
         "day": {key: len(value) if isinstance(value, list) else value for key, value in day.items()},
         "changed_customers_not_reread": changed_not_read[:20], "renewed_only_customers_reread": renewed_only_read,
@@ -1039,11 +1025,11 @@ def run_daily(mode: Mode, args: argparse.Namespace, customers: int, activities: 
         f"({fmt(None if share is None else 100 * share)} %)",
         "daily, by reason: " + ", ".join(f"{reason} {sum(c.values()):,} requests ({len(c):,} customers)"
                                          for reason, c in split.items()),
-        f"re-read window: {len(window_customers):,} customers with an activity since {cursor} minus "
-        f"{LOOKBACK_DAYS} days; rotating share: buckets {sorted(due)} of {days} (day {today}), "
+        f"new activities: {len(new_activity_customers):,} customers with an activity since {cursor}; "
+        f"rotating share: buckets {sorted(due)} of {days} (day {today}), "
         f"{len(rotating):,} customers",
         f"owed by the rule the day after a completed sync: {len(owed):,} of {len(all_customers):,} customers "
-        f"({100 * len(owed) / len(all_customers):.1f} %: the re-read window, and bucket {sorted(next_day)})",
+        f"({100 * len(owed) / len(all_customers):.1f} %: the new activities' customers, and bucket {sorted(next_day)})",
         f"customers renewed without an activity that day, re-read: {renewed_only_read} of "
         f"{len(day['customers_renewed_only'])} (the rest within {days} days, by rotation)",
     ]
@@ -1051,7 +1037,7 @@ def run_daily(mode: Mode, args: argparse.Namespace, customers: int, activities: 
     targets = [
         (f"daily subscription requests <= {DAILY_TARGET:.0%} of a full sync's", None if share is None
          else share <= DAILY_TARGET, f"{fmt(None if share is None else 100 * share)} %"),
-        ("every subscription request from the re-read window or the rotating share", not unexplained,
+        ("every subscription request from a new activity or the rotating share", not unexplained,
          f"{sum(unexplained.values())} unexplained" + (f", e.g. {', '.join(list(unexplained)[:3])}"
                                                        if unexplained else "")),
         ("every customer with an activity that day re-read", not changed_not_read,

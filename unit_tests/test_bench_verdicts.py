@@ -38,10 +38,10 @@ def test_a_customers_bucket_is_the_crc32_of_its_uuid_modulo_the_days() -> None:
     assert {bench.rotation_bucket(f"cus_{n}", 7) for n in range(100)} == set(range(7))
 
 
-def test_each_reread_is_put_down_to_the_activity_window_first_then_the_rotating_share_else_unexplained() -> None:
+def test_each_reread_is_put_down_to_a_new_activity_first_then_the_rotating_share_else_unexplained() -> None:
     requests = {"a": 1, "b": 2, "c": 1, "d": 1}  # b was asked twice (a retry)
-    split = bench.classify_rereads(requests, window={"a", "b", "x"}, rotating={"b", "c", "y"})
-    assert split == {"activity window": {"a": 1, "b": 2}, "rotating share": {"c": 1}, "unexplained": {"d": 1}}
+    split = bench.classify_rereads(requests, new_activities={"a", "b", "x"}, rotating={"b", "c", "y"})
+    assert split == {"new activities": {"a": 1, "b": 2}, "rotating share": {"c": 1}, "unexplained": {"d": 1}}
 
 
 def test_the_union_of_attempts_counts_what_is_missing_unexpected_and_duplicated() -> None:
