@@ -60,12 +60,12 @@ def _saved(stream_state: Mapping[str, Any], key: str) -> Optional[str]:
 
 
 def state_problem(stream: str, stream_state: Mapping[str, Any]) -> Optional[str]:
-    """One line if the saved state of a resumable list or fan-out cannot be resumed from; None otherwise."""
-    key, what = ("cursor", "a ChartMogul cursor") if stream in RESUMABLE_LISTS else (RESUMABLE_FAN_OUTS.get(stream), "a uuid")
-    if key is None or not isinstance(stream_state, Mapping) or key not in stream_state or _saved(stream_state, key):
+    """Why the saved state of a resumable list or fan-out cannot be resumed from, worded to follow "The saved state of
+    <stream>"; None if it can."""
+    key, what = ("cursor", "a ChartMogul cursor") if stream in RESUMABLE_LISTS else (RESUMABLE_FAN_OUTS[stream], "a uuid")
+    if not isinstance(stream_state, Mapping) or key not in stream_state or _saved(stream_state, key):
         return None
-    return (f"The saved state of {stream} has {key} {stream_state[key]!r}, not {what} (a non-empty string): reset the"
-            f" {stream} stream to read it whole.")
+    return f"has {key} {stream_state[key]!r}, not {what} (a non-empty string)"
 
 
 class _Checkpoint(Cursor):

@@ -34,9 +34,10 @@ from airbyte_cdk.utils.datetime_helpers import ab_datetime_now
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_chartmogul.config_check import config_problem
+from source_chartmogul.resumable import RESUMABLE_FAN_OUTS, RESUMABLE_LISTS
 from source_chartmogul.resumable import state_problem as list_state_problem
 from source_chartmogul.source import SourceChartmogul, written_manifest
-from source_chartmogul.subscriptions_cursor import FUTURE, STREAM as SUBSCRIPTIONS, date_problem
+from source_chartmogul.subscriptions_cursor import FUTURE, STREAM as SUBSCRIPTIONS, dated_problem
 from source_chartmogul.subscriptions_cursor import state_problem as subscriptions_state_problem
 
 
@@ -107,19 +108,25 @@ def _state_problem(state: Any) -> Optional[str]:
         stream = (message or {}).get("stream") or {}
         name = stream.get("stream_descriptor", {}).get("name")
         stream_state = stream.get("stream_state")
-        list_problem = list_state_problem(name, stream_state or {})
-        if list_problem:
-            return list_problem
-        if name == "activities" and "date" in (stream_state or {}):
-            date = stream_state["date"]
-            reason = date_problem(date)
-            if reason:
-                return f"The saved state of activities has date {date if reason == FUTURE else repr(date)}, {reason}{_then(reason)}reset the activities stream to read it again from start_date."
-        if name == SUBSCRIPTIONS and stream_state:
-            problem = subscriptions_state_problem(stream_state)
-            if problem:
-                return f"The saved state of customer_subscriptions {problem}{_then(problem)}reset the customer_subscriptions stream to read every customer again."
+        found = _problem_and_fix(name, stream_state)
+        if found:
+            problem, fix = found
+            return f"The saved state of {name} {problem}{_then(problem)}reset the {name} stream to {fix}."
     return None
+
+
+def _problem_and_fix(name: Any, stream_state: Any) -> Optional[tuple[str, str]]:
+    """What makes the saved state of stream `name` unusable ("has ..."), and what a reset of the stream then reads."""
+    if name in RESUMABLE_LISTS or name in RESUMABLE_FAN_OUTS:
+        problem, fix = list_state_problem(name, stream_state or {}), "read it whole"
+    elif name == "activities":
+        has_date = isinstance(stream_state, Mapping) and "date" in stream_state
+        problem, fix = (dated_problem("date", stream_state["date"]) if has_date else None), "read it again from start_date"
+    elif name == SUBSCRIPTIONS:
+        problem, fix = (subscriptions_state_problem(stream_state) if stream_state else None), "read every customer again"
+    else:
+        problem, fix = None, ""
+    return (problem, fix) if problem else None
 
 
 def _then(problem: str) -> str:

@@ -332,6 +332,13 @@ def date_problem(date: Any) -> Optional[str]:
     return FUTURE if parsed > datetime.now(timezone.utc) else None
 
 
+def dated_problem(key: str, value: Any) -> Optional[str]:
+    """Why `value`, the state's `key`, cannot be an activities cursor, worded to follow "The saved state of <stream>";
+    None if it can."""
+    reason = date_problem(value)
+    return f"has {key} {value if reason == FUTURE else repr(value)}, {reason}" if reason else None
+
+
 def state_problem(state: Any) -> Optional[str]:
     """What makes a customer_subscriptions state unusable (shape in docs/chartmogul.md), worded to follow "The saved
     state of customer_subscriptions"; None if it is usable."""
@@ -343,10 +350,6 @@ def state_problem(state: Any) -> Optional[str]:
         if not _is_count(value, 0):
             return f"has {key} {value!r}, not a day number (UTC days since 1970-01-01)"
         return f"has {key} {value}, a day in the future (today is {today})" if value > today else None
-
-    def dated_problem(key: str, value: Any) -> Optional[str]:
-        reason = date_problem(value)
-        return f"has {key} {value if reason == FUTURE else repr(value)}, {reason}" if reason else None
 
     if "parent_state" in state:
         parent = state["parent_state"]
