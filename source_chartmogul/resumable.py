@@ -68,8 +68,9 @@ def state_problem(stream: str, stream_state: Mapping[str, Any]) -> Optional[str]
     return f"has {key} {stream_state[key]!r}, not {what} (a non-empty string)"
 
 
-class _Checkpoint(Cursor):
-    """What the two checkpoints share: a state written as FinalStateCursor writes its sentinel."""
+class CheckpointCursor(Cursor):
+    """What the checkpoints share (these two, and customer_subscriptions'): progress by page or partition, not by
+    record, and a state written as FinalStateCursor writes its sentinel."""
 
     def __init__(self, stream_name: str, message_repository: MessageRepository) -> None:
         self._stream_name = stream_name
@@ -82,12 +83,13 @@ class _Checkpoint(Cursor):
     def should_be_synced(self, record: Record) -> bool:
         return True
 
-    def _emit_state(self) -> None:
-        self._state_manager.update_state_for_stream(self._stream_name, None, self.state)
+    def _emit_state(self, state: Optional[Mapping[str, Any]] = None) -> None:
+        """Emit `state`, or the cursor's own."""
+        self._state_manager.update_state_for_stream(self._stream_name, None, self.state if state is None else state)
         self._message_repository.emit_message(self._state_manager.create_state_message(self._stream_name, None))
 
 
-class PageCheckpoint(_Checkpoint):
+class PageCheckpoint(CheckpointCursor):
     """A list's state: the cursor of the page in flight, emitted right before the page's first record.
 
     The partition (CheckpointedPartition) reports each page as its first record comes, in the worker, before the
@@ -193,7 +195,7 @@ class Checkpointed(PartitionGenerator):
             yield CheckpointedPartition(partition, self._resume_at, self._checkpoint)
 
 
-class CompletedPrefix(_Checkpoint):
+class CompletedPrefix(CheckpointCursor):
     """A fan-out's state: the last parent of the longest prefix (in the parent list's order) whose partitions are all
     read. Partitions close in any order, each in its worker after its records are queued, so when the prefix grows,
     every record of the prefix is queued before the state that skips it."""
@@ -276,7 +278,7 @@ class ResumableStream(DefaultStream):
 def resumable(stream: DefaultStream, stream_state: Mapping[str, Any], message_repository: MessageRepository) -> DefaultStream:
     """`stream` (as the CDK built it, a list or fan-out named above) checkpointing as it reads, and resumed where
     `stream_state` says, if it says."""
-    checkpoint: _Checkpoint
+    checkpoint: CheckpointCursor
     if stream.name in RESUMABLE_FAN_OUTS:
         field = RESUMABLE_FAN_OUTS[stream.name]
         done_through = _saved(stream_state, field)

@@ -98,7 +98,6 @@ class SourceChartmogul(YamlDeclarativeSource):
             reread_days=int(config.get("subscriptions_reread_days") or DEFAULT_REREAD_DAYS),
             start_date=config.get("start_date", ""), lookback_days=int(config.get("lookback_window_days", 30)),
             message_repository=self._message_repository,
-            connector_state_manager=self._connector_state_manager,
         )
         stream._cursor = cursor  # type: ignore[attr-defined]
         generator._stream_slicer = cursor

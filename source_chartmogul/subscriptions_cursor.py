@@ -26,13 +26,13 @@ import zlib
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Iterator, Mapping, MutableMapping, Optional
 
-from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
 from airbyte_cdk.sources.message import MessageRepository
 from airbyte_cdk.sources.streams import NO_CURSOR_STATE_KEY
 from airbyte_cdk.sources.streams.concurrent.abstract_stream import AbstractStream
-from airbyte_cdk.sources.streams.concurrent.cursor import Cursor
 from airbyte_cdk.sources.streams.concurrent.partitions.partition import Partition
-from airbyte_cdk.sources.types import Record, StreamSlice
+from airbyte_cdk.sources.types import StreamSlice
+
+from source_chartmogul.resumable import CheckpointCursor
 
 LOGGER = logging.getLogger("airbyte.customer_subscriptions")
 
@@ -121,7 +121,7 @@ class ActivityCustomers:
                 for record in window.read()]  # the window filter read the date
 
 
-class CustomerSubscriptionsCursor(Cursor):
+class CustomerSubscriptionsCursor(CheckpointCursor):
     """Slices customer_subscriptions (one per selected customer, in the customers list's order), checkpoints the
     completed prefix of the list, and writes the state (shape in docs/chartmogul.md):
 
@@ -141,16 +141,14 @@ class CustomerSubscriptionsCursor(Cursor):
         start_date: str,
         lookback_days: int,
         message_repository: MessageRepository,
-        connector_state_manager: ConnectorStateManager,
     ) -> None:
+        super().__init__(STREAM, message_repository)
         self._customers = customers
         self._activities = activities
         self._incremental = activities is not None
         self._reread_days = reread_days
         self._start_date = start_date
         self._lookback_days = lookback_days
-        self._message_repository = message_repository
-        self._state_manager = connector_state_manager
         self._today = day_number(time.time())  # built as the sync starts
         self._given = dict(state)
         resume = state.get("resume") if isinstance(state.get("resume"), Mapping) else None
@@ -266,9 +264,6 @@ class CustomerSubscriptionsCursor(Cursor):
             yield from held
 
     # ------------------------------------------------------------------ progress
-    def observe(self, record: Record) -> None:
-        pass  # progress is by partition, not by record
-
     def close_partition(self, partition: Partition) -> None:
         with self._lock:
             sequence, _ = self._sequence_of.pop(id(partition.to_slice()))
@@ -304,16 +299,12 @@ class CustomerSubscriptionsCursor(Cursor):
 
     def _emit(self, state: MutableMapping[str, Any]) -> None:
         self._closed_since_checkpoint = 0
-        self._state_manager.update_state_for_stream(STREAM, None, state)
-        self._message_repository.emit_message(self._state_manager.create_state_message(STREAM, None))
+        self._emit_state(state)
 
     @property
     def state(self) -> MutableMapping[str, Any]:
         with self._lock:
             return self._checkpoint()
-
-    def should_be_synced(self, record: Record) -> bool:
-        return True
 
 
 # ---------------------------------------------------------------------------------------------- the saved state

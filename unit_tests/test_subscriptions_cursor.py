@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.message import InMemoryMessageRepository
-from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
 from airbyte_cdk.sources.declarative.partition_routers.substream_partition_router import SubstreamPartitionRouter
 from airbyte_cdk.sources.declarative.stream_slicers.declarative_partition_generator import StreamSlicerPartitionGenerator
 from airbyte_cdk.sources.streams.concurrent.default_stream import DefaultStream
@@ -106,8 +105,7 @@ class Closed:
 
 def test_the_checkpoint_names_the_completed_prefix_whatever_order_partitions_close_in() -> None:
     repository = InMemoryMessageRepository()
-    cursor = CustomerSubscriptionsCursor(Customers([f"cus_{n}" for n in range(5)]), None, {}, 7, "", 30, repository,
-                                         ConnectorStateManager())
+    cursor = CustomerSubscriptionsCursor(Customers([f"cus_{n}" for n in range(5)]), None, {}, 7, "", 30, repository)
     slices = list(cursor.stream_slices())
     for n in (1, 3, 0):
         cursor.close_partition(Closed(slices[n]))
@@ -128,8 +126,7 @@ def test_the_checkpoint_names_the_completed_prefix_whatever_order_partitions_clo
 ])
 def test_a_resumed_fan_out_skips_the_prefix_only_where_the_list_still_matches_it(listed: list[str], read: list[str]) -> None:
     state = {"resume": {"position": 1, "customer_uuid": "cus_1"}}
-    cursor = CustomerSubscriptionsCursor(Customers(listed), None, state, 7, "", 30, InMemoryMessageRepository(),
-                                         ConnectorStateManager())
+    cursor = CustomerSubscriptionsCursor(Customers(listed), None, state, 7, "", 30, InMemoryMessageRepository())
     assert [s.partition["customer_uuid"] for s in cursor.stream_slices()] == read
 
 
