@@ -121,6 +121,7 @@ def test_a_full_sync_of_every_stream_with_default_settings_stays_within_chartmog
 
     stats = emulator.stats()
     assert run.errors() == []
+    assert [m["log"]["message"] for m in run.of_type("LOG") if m["log"]["level"] in ("WARN", "ERROR")] == []
     assert (stats["rate_limited_429"], stats["connection_limited_503"]) == (0, 0)
     assert stats["peak_requests_per_second"] <= 40
     assert stats["peak_in_flight"] <= 20

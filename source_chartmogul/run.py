@@ -183,10 +183,11 @@ def _fail(message: str, internal_message: Optional[str] = None, stack_trace: Opt
     sys.exit(1)
 
 
-# Ten workers hand every record to the main thread through the CDK's queue, and each hand-over made the GIL change
-# hands: with Python's default 5 ms switch interval, 87,000 context switches for 100,000 records. At 50 ms: 30,000, and
-# an activities sync 10-15% faster without latency (`make bench --mode cpu`); with ChartMogul's latency the workers
-# wait on the network, and a realistic sync took the same time (`--mode realistic`: 35.15 s and 35.13 s).
+# The workers (ten when this was measured) hand every record to the main thread through the CDK's queue, and each
+# hand-over made the GIL change hands: with Python's default 5 ms switch interval, 87,000 context switches for 100,000
+# records. At 50 ms: 30,000, and an activities sync 10-15% faster without latency (`make bench --mode cpu`); with
+# ChartMogul's latency the workers wait on the network, and a realistic sync took the same time (`--mode realistic`:
+# 35.15 s and 35.13 s).
 GIL_SWITCH_INTERVAL_S = 0.05
 
 
