@@ -6,6 +6,7 @@ import argparse
 import base64
 import ctypes
 import functools
+import gc
 import json
 import signal
 import sys
@@ -182,10 +183,11 @@ def _fail(message: str, internal_message: Optional[str] = None, stack_trace: Opt
     sys.exit(1)
 
 
-# Ten workers hand every record to the main thread through the CDK's queue, and each hand-over made the GIL change
-# hands: with Python's default 5 ms switch interval, 87,000 context switches for 100,000 records. At 50 ms: 30,000, and
-# an activities sync 10-15% faster without latency (`make bench --mode cpu`); with ChartMogul's latency the workers
-# wait on the network, and a realistic sync took the same time (`--mode realistic`: 35.15 s and 35.13 s).
+# The workers (ten when this was measured) hand every record to the main thread through the CDK's queue, and each
+# hand-over made the GIL change hands: with Python's default 5 ms switch interval, 87,000 context switches for 100,000
+# records. At 50 ms: 30,000, and an activities sync 10-15% faster without latency (`make bench --mode cpu`); with
+# ChartMogul's latency the workers wait on the network, and a realistic sync took the same time (`--mode realistic`:
+# 35.15 s and 35.13 s).
 GIL_SWITCH_INTERVAL_S = 0.05
 
 
@@ -245,6 +247,10 @@ def run(args: Optional[List[str]] = None) -> None:
     if problem:
         _fail(problem)
     entrypoint = ChartmogulEntrypoint(source)
+    # The CDK and the built source are some 110,000 objects that live as long as the process, and every full collection
+    # of the cyclic collector walked them holding the GIL (60 ms on a quiet machine): a request the budget had just
+    # granted waited that long before it left. Frozen, they are out of its sight; what the sync creates is collected.
+    gc.freeze()
     # As airbyte_cdk.entrypoint.launch: messages batched by the CDK's print buffer (flushed every 0.1 s and on exit),
     # not a write a record when stdout is unbuffered (PYTHONUNBUFFERED); one write per message, newline included
     # (print would make two).
