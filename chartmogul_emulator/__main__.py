@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .api import DATE_BOUNDARIES, PAGING_SHAPES
 from .policies import FAULT_KINDS, SCRIPTABLE_KINDS
+from . import CHARTMOGUL_PARALLEL_CONNECTIONS, CHARTMOGUL_REQUESTS_PER_SECOND
 from .server import Emulator, no_collector_pauses
 
 
@@ -26,8 +27,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--api-key", default="test-api-key")
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--jitter-ms", type=float, default=0.0)
-    parser.add_argument("--rate-limit", type=int, default=40, help="requests per sliding second (0: off)")
-    parser.add_argument("--max-connections", type=int, default=20, help="requests in flight (0: off)")
+    parser.add_argument("--rate-limit", type=int, default=CHARTMOGUL_REQUESTS_PER_SECOND, help="requests per sliding second (0: off)")
+    parser.add_argument("--max-connections", type=int, default=CHARTMOGUL_PARALLEL_CONNECTIONS, help="requests in flight (0: off)")
     parser.add_argument("--no-limits", action="store_true", help="switch rate limit and connection cap off")
     parser.add_argument("--retry-after", type=int, default=None, help="send Retry-After on limiter 429s")
     parser.add_argument("--fault-rate", type=float, default=0.0)

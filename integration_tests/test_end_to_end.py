@@ -9,7 +9,8 @@ from typing import Iterator
 import pytest
 
 from chartmogul_emulator import Emulator
-from integration_tests.connector_cli import STREAM_NAMES, Run, as_multiset, ground_truth
+from integration_tests.connector_cli import STREAM_NAMES, Run, as_multiset
+from chartmogul_emulator.stream_truth import ground_truth
 from integration_tests.reliability import run_without_leaking
 
 KEY = "sk_e2e+3f8a61c0/d95b4e27"

@@ -14,7 +14,8 @@ from airbyte_cdk.sources.declarative.concurrent_declarative_source import Concur
 from airbyte_cdk.test.catalog_builder import CatalogBuilder
 from airbyte_cdk.test.entrypoint_wrapper import read
 
-from integration_tests.connector_cli import STREAM_NAMES, as_multiset, ground_truth, run_connector
+from integration_tests.connector_cli import STREAM_NAMES, as_multiset, run_connector
+from chartmogul_emulator.stream_truth import ground_truth
 from source_chartmogul.source import SourceChartmogul, written_manifest
 
 KEY = "sk_incremental_8e2d5a17c4"

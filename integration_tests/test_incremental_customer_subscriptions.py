@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from integration_tests.connector_cli import STREAMS, as_multiset, connector_command, ground_truth
+from integration_tests.connector_cli import STREAMS, as_multiset, connector_command
+from chartmogul_emulator.stream_truth import ground_truth
 from integration_tests.reliability import CONFIG, SECRET_KEY, interrupted_read, run_without_leaking
 
 STREAM = "customer_subscriptions"

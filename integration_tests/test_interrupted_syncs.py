@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from integration_tests.connector_cli import as_multiset, connector_command, ground_truth
+from integration_tests.connector_cli import as_multiset, connector_command
+from chartmogul_emulator.stream_truth import ground_truth
 from integration_tests.reliability import CONFIG, SECRET_KEY, interrupted_messages, interrupted_read, run_without_leaking
 
 # Before the signal the reader stops reading for this long, as a destination applying backpressure does: the pipe

@@ -9,7 +9,8 @@ from pathlib import Path
 import duckdb
 
 from chartmogul_emulator import Emulator
-from integration_tests.connector_cli import ROOT, STREAM_NAMES, ground_truth
+from integration_tests.connector_cli import ROOT, STREAM_NAMES
+from chartmogul_emulator.stream_truth import ground_truth
 
 CUSTOMERS, ACTIVITIES = 150, 1_500
 

@@ -9,7 +9,8 @@ from typing import Any, Iterator
 import pytest
 
 from chartmogul_emulator import Emulator
-from integration_tests.connector_cli import as_multiset, ground_truth, run_connector
+from integration_tests.connector_cli import as_multiset, run_connector
+from chartmogul_emulator.stream_truth import ground_truth
 
 KEY = "sk_settings_e2e_7c41d2"
 CONFIG = {

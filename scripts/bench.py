@@ -63,9 +63,11 @@ from typing import Any, Callable
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the emulator package lives in the repository, not in the connector's package
 
-from integration_tests.connector_cli import customer_subscriptions_of, endpoint_template  # noqa: E402 - the path above
+from chartmogul_emulator import CHARTMOGUL_PARALLEL_CONNECTIONS, CHARTMOGUL_REQUESTS_PER_SECOND  # noqa: E402 - the path above
+from chartmogul_emulator.stream_truth import customer_subscriptions_of, endpoint_template  # noqa: E402
 
 RESULTS_DIR = ROOT / "bench-results"
+CATALOG_PATH = ROOT / "integration_tests" / "configured_catalog.json"  # every stream, full refresh
 OUR_VENV = ROOT / ".cache" / "bench-venv"  # this connector as users install it
 OFFICIAL_PACKAGE = "airbyte-source-chartmogul==1.0.13"
 OFFICIAL_VENV = ROOT / ".cache" / "official-venv"  # .cache/ is gitignored
@@ -75,8 +77,8 @@ API_KEY = "sk_bench_5b1f0c2e9d7a"
 SEED = 7
 START_DATE = "2019-01-01T00:00:00Z"
 END_DATE = "2025-12-31T23:59:59Z"
-RATE_LIMIT = 40  # ChartMogul's: requests in any second
-MAX_CONNECTIONS = 20  # ChartMogul's: requests in flight
+RATE_LIMIT = CHARTMOGUL_REQUESTS_PER_SECOND
+MAX_CONNECTIONS = CHARTMOGUL_PARALLEL_CONNECTIONS
 UNPACED_REQUESTS_PER_SECOND = 1000  # lifts our pacing where the emulator enforces no limit (as the tests do)
 RSS_TARGET_MB = 200
 FLOOR_CEILINGS = {"realistic": 1.2, "full20k": 1.1}  # wall time / (requests / RATE_LIMIT), at most (issue targets)
@@ -234,17 +236,18 @@ class EmulatorProcess:
 
 
 def expected_counts_of_every_stream(customers: int, activities: int) -> dict[str, dict[str, int]]:
-    """Ground truth of every stream, as the integration tests define it, rendered by the emulator's own model."""
+    """Ground truth of every stream (chartmogul_emulator.stream_truth), rendered by the emulator's own model."""
     from chartmogul_emulator.account import Account
     from chartmogul_emulator.api import Api
-    from integration_tests.connector_cli import STREAM_NAMES, ground_truth
+    from chartmogul_emulator.stream_truth import ground_truth
 
     class Model:  # what ground_truth asks of an emulator, without serving HTTP
         def __init__(self) -> None:
             self.truth = Api(Account.build(SEED, customers, activities)).list_records
 
     model, config = Model(), {"start_date": START_DATE, "end_date": END_DATE}
-    return {"ours": {stream: len(ground_truth(model, stream, config)) for stream in STREAM_NAMES}}  # type: ignore[arg-type]
+    streams = [entry["stream"]["name"] for entry in json.loads(CATALOG_PATH.read_text())["streams"]]
+    return {"ours": {stream: len(ground_truth(model, stream, config)) for stream in streams}}
 
 
 def expected_counts(customers: int, activities: int, official_end_day: str) -> dict[str, dict[str, int]]:
@@ -282,20 +285,26 @@ class Connector:
     config: dict[str, Any]
     catalog: dict[str, Any]
     point_at: Callable[[str], None] = lambda url: None  # called with the emulator's URL before each run
+    env: dict[str, str] | None = None  # set for its process, beside the bench's own environment
+    truth_of: str = ""  # whose expected counts it is held to ("ours" or "official"; default: its label)
 
 
-def our_connector(base_url: str, mode: Mode, concurrency: int | None) -> Connector:
+def our_connector(base_url: str, mode: Mode, concurrency: int | None, speed: str | None = None) -> Connector:
+    """This connector; `speed`, the SOURCE_CHARTMOGUL_SPEED it runs with (None: unset, the layer on), names it
+    `ours` or `ours speed=<setting>`."""
     config: dict[str, Any] = {"api_key": API_KEY, "start_date": START_DATE, "end_date": END_DATE,
                               "interval": "month", "base_url": base_url}
     if not mode.limits:
         config["max_requests_per_second"] = UNPACED_REQUESTS_PER_SECOND
     if concurrency is not None:
         config["concurrency_level"] = concurrency
-    entries = json.loads((ROOT / "integration_tests" / "configured_catalog.json").read_text())["streams"]
+    entries = json.loads(CATALOG_PATH.read_text())["streams"]
     streams = ({entry["stream"]["name"]: endpoint_template(entry["stream"]["name"]) for entry in entries}
                if mode.all_streams else OUR_STREAMS)
     catalog = {"streams": [entry for entry in entries if entry["stream"]["name"] in streams]}
-    return Connector("ours", [str(OUR_VENV / "bin" / "source-chartmogul")], streams, config, catalog)
+    label = "ours" if speed in (None, "on") else f"ours speed={speed}"
+    return Connector(label, [str(OUR_VENV / "bin" / "source-chartmogul")], streams, config, catalog,
+                     env=None if speed is None else {"SOURCE_CHARTMOGUL_SPEED": speed}, truth_of="ours")
 
 
 def official_connector(venv: Path) -> Connector:
@@ -426,7 +435,8 @@ def run_sync(connector: Connector, workdir: Path, timeout_s: float, stderr_path:
         began = time.perf_counter()
         process = subprocess.Popen(connector.command + ["read", "--config", str(config_path), "--catalog",
                                                         str(catalog_path), *state_args],
-                                   cwd=workdir, stdout=subprocess.PIPE, stderr=stderr, start_new_session=True)
+                                   cwd=workdir, stdout=subprocess.PIPE, stderr=stderr, start_new_session=True,
+                                   env={**os.environ, **(connector.env or {})})
         LIVE_PROCESSES.add(process)
 
         def watchdog() -> None:
@@ -775,23 +785,25 @@ def run_mode(mode: Mode, args: argparse.Namespace, official_venv: Path | None, p
     with (EmulatorProcess(mode, customers, activities, log_dir / "emulator.stderr.log") as emulator,
           tempfile.TemporaryDirectory() as scratch):
         expected = truth.result()
-        plan = [(our_connector(emulator.url, mode, args.concurrency), args.runs, mode.our_timeout_s)]
+        # our variants (--speed) take turns run by run, so that each sees the machine as the others do
+        ours = [our_connector(emulator.url, mode, args.concurrency, speed) for speed in (args.speed or [None])]
+        plan = [(connector, run, args.runs, mode.our_timeout_s) for run in range(1, args.runs + 1) for connector in ours]
         if official_runs:
-            plan.append((official_connector(official_venv), official_runs, mode.official_timeout_s))
-        for connector, count, timeout_s in plan:
-            for run in range(1, count + 1):
-                print(f"[{mode.name}] {connector.label} run {run}/{count} ...", end=" ", flush=True)
-                result = measure(connector, emulator, run, expected[connector.label], timeout_s, Path(scratch),
-                                 log_dir)
-                runs.append(result)
-                failure = f" -- FAILED: {result.error}" if result.error else ""
-                print(f"{result.wall_s:.1f} s, {result.records_total:,} records, {result.requests_total:,} requests, "
-                      f"{result.rate_limited_429} x 429, {result.connection_limited_503} x 503, "
-                      f"peak {result.peak_requests_per_second}/s, "
-                      f"{RATE_LIMIT + 1} arrived in {fmt(result.shortest_span_over_rate_limit_s, 3)} s at the least, "
-                      f"RSS {result.peak_rss_mb:.0f} MB, CPUs {result.cpu_busy_before_pct:.0f} % busy before{failure}",
-                      flush=True)
-    by_connector = {label: [r for r in runs if r.connector == label] for label in ("ours", "official")}
+            official = official_connector(official_venv)
+            plan += [(official, run, official_runs, mode.official_timeout_s) for run in range(1, official_runs + 1)]
+        for connector, run, count, timeout_s in plan:
+            print(f"[{mode.name}] {connector.label} run {run}/{count} ...", end=" ", flush=True)
+            result = measure(connector, emulator, run, expected[connector.truth_of or connector.label], timeout_s,
+                             Path(scratch), log_dir)
+            runs.append(result)
+            failure = f" -- FAILED: {result.error}" if result.error else ""
+            print(f"{result.wall_s:.1f} s, {result.records_total:,} records, {result.requests_total:,} requests, "
+                  f"{result.rate_limited_429} x 429, {result.connection_limited_503} x 503, "
+                  f"peak {result.peak_requests_per_second}/s, "
+                  f"{RATE_LIMIT + 1} arrived in {fmt(result.shortest_span_over_rate_limit_s, 3)} s at the least, "
+                  f"RSS {result.peak_rss_mb:.0f} MB, CPUs {result.cpu_busy_before_pct:.0f} % busy before{failure}",
+                  flush=True)
+    by_connector = {label: [r for r in runs if r.connector == label] for label in dict.fromkeys(r.connector for r in runs)}
     summary = {label: medians(group) for label, group in by_connector.items() if group}
     result = {
         "mode": mode.name, "quick": args.quick, "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -801,7 +813,7 @@ def run_mode(mode: Mode, args: argparse.Namespace, official_venv: Path | None, p
                      "max_connections": MAX_CONNECTIONS if mode.limits else None},
         "concurrency": args.concurrency, "official_package": OFFICIAL_PACKAGE if official_runs else None,
         "note": note, "expected": expected, "runs": [vars(r) for r in runs], "medians": summary,
-        "targets": verdicts(mode, summary.get("ours"), summary.get("official"), by_connector["ours"]),
+        "targets": verdicts(mode, summary.get("ours"), summary.get("official"), by_connector.get("ours", [])),
     }
     result["findings"] = findings(mode, result)
     (RESULTS_DIR / f"results-{mode.name}{suffix}.json").write_text(json.dumps(result, indent=2) + "\n")
@@ -1164,6 +1176,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=None,
                         help="our concurrency_level (default: not passed, the connector's own default)")
     parser.add_argument("--quick", action="store_true", help="a small account, to smoke-test the harness")
+    parser.add_argument("--speed", action="append", metavar="SETTING",
+                        help="run ours with SOURCE_CHARTMOGUL_SPEED=SETTING (on, off, -piece,...); repeat to compare "
+                             "settings in the same run, taking turns (default: unset, the speed layer on)")
     parser.add_argument("--python310", help="the Python 3.10 interpreter for the official connector's virtualenv")
     args = parser.parse_args(argv)
     if args.runs < 1 or (args.official_runs is not None and args.official_runs < 0):

@@ -29,7 +29,9 @@ airbyte.types.print = lambda *args, **kwargs: None  # type: ignore[attr-defined]
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the emulator lives in this repository, not in the connector's package
-from chartmogul_emulator import Emulator, no_collector_pauses  # noqa: E402
+from chartmogul_emulator import (  # noqa: E402
+    CHARTMOGUL_PARALLEL_CONNECTIONS, CHARTMOGUL_REQUESTS_PER_SECOND, Emulator, no_collector_pauses,
+)
 
 CONNECTOR = Path(sys.executable).parent / "source-chartmogul"
 EMULATOR_KEY = "sk_emulator_demo_4d9f2b7c1e8a"
@@ -42,9 +44,10 @@ def chartmogul_config(config_path: str | None, customers: int, activities: int) 
     if config_path:
         yield json.loads(Path(config_path).read_text())
         return
-    # ChartMogul's own limits: 40 requests in any second, 20 in flight.
+    # ChartMogul's own limits.
     # The emulator shares this process with PyAirbyte: its clock must not stop for a collection of their heap.
-    with Emulator(seed=7, customers=customers, activities=activities, api_key=EMULATOR_KEY, rate_limit=40, max_connections=20) as emulator, \
+    with Emulator(seed=7, customers=customers, activities=activities, api_key=EMULATOR_KEY,
+                  rate_limit=CHARTMOGUL_REQUESTS_PER_SECOND, max_connections=CHARTMOGUL_PARALLEL_CONNECTIONS) as emulator, \
             no_collector_pauses():
         print(f"ChartMogul emulator at {emulator.url}: {customers:,} customers, {activities:,} activities (seed 7)")
         yield {"api_key": EMULATOR_KEY, "start_date": "2019-01-01T00:00:00Z", "end_date": "2025-12-31T23:59:59Z",

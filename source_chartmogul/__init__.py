@@ -1,6 +1,6 @@
-from source_chartmogul.startup import import_cdk_without_protocol_docstrings
+from source_chartmogul import speed
 
-import_cdk_without_protocol_docstrings()  # before anything imports the CDK: see startup.py
+speed.before_cdk_import()  # before anything imports the CDK: see speed/__init__.py
 
 from source_chartmogul.source import SourceChartmogul  # noqa: E402
 

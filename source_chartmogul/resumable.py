@@ -23,6 +23,7 @@ skipped.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from typing import Any, Iterable, Mapping, MutableMapping, Optional
@@ -38,31 +39,29 @@ from airbyte_cdk.sources.streams.concurrent.partitions.partition_generator impor
 from airbyte_cdk.sources.types import Record
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-# The lists read as one chain of pages (no partitions), each resumable at any page. data_sources and account are one
-# response; activities is incremental; plan_group_plans and customer_subscriptions are fan-outs.
-RESUMABLE_LISTS = ("customers", "plans", "plan_groups", "invoices", "subscription_events", "contacts",
-                   "customer_notes", "opportunities", "tasks")
-# The fan-outs resumable by completed prefix: stream -> the partition field naming its parent record.
-RESUMABLE_FAN_OUTS = {"plan_group_plans": "plan_group_uuid"}
+from source_chartmogul.pagination import CURSOR_SENT
 
-# On the partition's slice (extra_fields, which lives from page to page): the cursor sent for the page being read.
-# components.ChartMogulPagination sets it for each next page (as the manifest's stop_condition does); it starts as the
-# saved cursor of a resumed read, which the manifest's `definitions.resumed_cursor` sends with the first request.
-CURSOR_SENT = "chartmogul_cursor_sent"
+# How a stream resumes, declared in the manifest next to the stream (`$parameters.resumable`).
+BY_PAGE = "page"  # a list read as one chain of pages: its state is the cursor of the page in flight
+BY_PARENT_PREFIX = "parent_prefix"  # a fan-out: its state is the last parent of the completed prefix
 
 FINISHED = {NO_CURSOR_STATE_KEY: True}
 
 
 def _saved(stream_state: Mapping[str, Any], key: str) -> Optional[str]:
-    """Where a read resumes; None (read whole) for no state or the sentinel. run.py refuses other values."""
+    """Where a read resumes; None (read whole) for no state or the sentinel. state_problem refuses other values."""
     value = stream_state.get(key)
     return value if isinstance(value, str) and value else None
 
 
-def state_problem(stream: str, stream_state: Mapping[str, Any]) -> Optional[str]:
+def state_key(resumable: str, partition_field: Optional[str]) -> str:
+    return "cursor" if resumable == BY_PAGE else str(partition_field)
+
+
+def state_problem(resumable: str, partition_field: Optional[str], stream_state: Any) -> Optional[str]:
     """Why the saved state of a resumable list or fan-out cannot be resumed from, worded to follow "The saved state of
     <stream>"; None if it can."""
-    key, what = ("cursor", "a ChartMogul cursor") if stream in RESUMABLE_LISTS else (RESUMABLE_FAN_OUTS[stream], "a uuid")
+    key, what = ("cursor", "a ChartMogul cursor") if resumable == BY_PAGE else (str(partition_field), "a uuid")
     if not isinstance(stream_state, Mapping) or key not in stream_state or _saved(stream_state, key):
         return None
     return f"has {key} {stream_state[key]!r}, not {what} (a non-empty string)"
@@ -270,17 +269,16 @@ class ResumableStream(DefaultStream):
     field, which a full-refresh stream has not."""
 
     def as_airbyte_stream(self) -> AirbyteStream:
-        stream = super().as_airbyte_stream()
-        stream.is_resumable = True
-        return stream
+        return dataclasses.replace(super().as_airbyte_stream(), is_resumable=True)
 
 
-def resumable(stream: DefaultStream, stream_state: Mapping[str, Any], message_repository: MessageRepository) -> DefaultStream:
-    """`stream` (as the CDK built it, a list or fan-out named above) checkpointing as it reads, and resumed where
-    `stream_state` says, if it says."""
+def resumable(stream: DefaultStream, how: str, partition_field: Optional[str], stream_state: Mapping[str, Any],
+              message_repository: MessageRepository) -> DefaultStream:
+    """`stream` (as the CDK built it) checkpointing as it reads, by page or by parent prefix (`how`), and resumed
+    where `stream_state` says, if it says."""
     checkpoint: CheckpointCursor
-    if stream.name in RESUMABLE_FAN_OUTS:
-        field = RESUMABLE_FAN_OUTS[stream.name]
+    if how == BY_PARENT_PREFIX:
+        field = str(partition_field)
         done_through = _saved(stream_state, field)
         checkpoint = CompletedPrefix(stream.name, field, done_through, message_repository)
         partitions: PartitionGenerator = AfterCompletedPrefix(stream, done_through, checkpoint, field)

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import argparse
 import base64
-import ctypes
 import functools
-import gc
 import json
 import signal
 import sys
 import threading
-import time
 import traceback
 from pathlib import Path
 from typing import Any, List, Mapping, NoReturn, Optional
@@ -34,12 +31,9 @@ from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets, get_secrets
 from airbyte_cdk.utils.datetime_helpers import ab_datetime_now
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_chartmogul import speed
 from source_chartmogul.config_check import config_problem
-from source_chartmogul.resumable import RESUMABLE_FAN_OUTS, RESUMABLE_LISTS
-from source_chartmogul.resumable import state_problem as list_state_problem
 from source_chartmogul.source import SourceChartmogul, written_manifest
-from source_chartmogul.subscriptions_cursor import FUTURE, STREAM as SUBSCRIPTIONS, dated_problem
-from source_chartmogul.subscriptions_cursor import state_problem as subscriptions_state_problem
 
 
 def _forms_of_a_secret(secret: str) -> List[str]:
@@ -83,58 +77,6 @@ class ChartmogulEntrypoint(AirbyteEntrypoint):
             raise AirbyteTracedException(message=problem, internal_message=problem, failure_type=FailureType.config_error)
 
 
-def _catalog_problem(catalog: Optional[Mapping[str, Any]]) -> Optional[str]:
-    """The first stream of a configured catalog this connector cannot read as asked, as one line; None if all can.
-
-    The CDK skips an unknown stream without a word (the sync "succeeds" with nothing). Incremental asked of a
-    full-refresh-only stream is left to the CDK, which reads the stream whole (nothing skipped): PyAirbyte asks
-    every stream for incremental and relies on that.
-    """
-    streams = _manifest()["definitions"]["streams"]
-    for entry in (catalog or {}).get("streams", []):
-        name = entry.get("stream", {}).get("name")
-        if name not in streams:
-            return f"Unknown stream {name!r} in the catalog: remove it or run discover for the stream names ({', '.join(sorted(streams))})."
-    return None
-
-
-def _state_problem(state: Any) -> Optional[str]:
-    """The first unusable stream state, as one line; None if the state can be resumed from.
-
-    The CDK fails on a malformed cursor with "Something went wrong in the connector", and silently reads nothing
-    from a cursor in the future; both are refused here. An activities state with no `date` (another shape) reads
-    from start_date: nothing is skipped.
-    """
-    for message in state if isinstance(state, list) else []:
-        stream = (message or {}).get("stream") or {}
-        name = stream.get("stream_descriptor", {}).get("name")
-        stream_state = stream.get("stream_state")
-        found = _problem_and_fix(name, stream_state)
-        if found:
-            problem, fix = found
-            return f"The saved state of {name} {problem}{_then(problem)}reset the {name} stream to {fix}."
-    return None
-
-
-def _problem_and_fix(name: Any, stream_state: Any) -> Optional[tuple[str, str]]:
-    """What makes the saved state of stream `name` unusable ("has ..."), and what a reset of the stream then reads."""
-    if name in RESUMABLE_LISTS or name in RESUMABLE_FAN_OUTS:
-        problem, fix = list_state_problem(name, stream_state or {}), "read it whole"
-    elif name == "activities":
-        has_date = isinstance(stream_state, Mapping) and "date" in stream_state
-        problem, fix = (dated_problem("date", stream_state["date"]) if has_date else None), "read it again from start_date"
-    elif name == SUBSCRIPTIONS:
-        problem, fix = (subscriptions_state_problem(stream_state) if stream_state else None), "read every customer again"
-    else:
-        problem, fix = None, ""
-    return (problem, fix) if problem else None
-
-
-def _then(problem: str) -> str:
-    """What joins a problem to its fix: the future's sentence already has a colon."""
-    return "; " if problem.endswith(FUTURE) else ": "
-
-
 def _source_for(parsed: argparse.Namespace) -> SourceChartmogul:
     """The source built with the command's config, catalog and state (the CDK reads them from the constructor)."""
     config_path = getattr(parsed, "config", None)
@@ -151,13 +93,13 @@ def _source_for(parsed: argparse.Namespace) -> SourceChartmogul:
     )
 
 
-def _read_problem(parsed: argparse.Namespace) -> Optional[str]:
+def _read_problem(parsed: argparse.Namespace, source: SourceChartmogul) -> Optional[str]:
     """What in a read's catalog or state this connector cannot honour, as one line; None if nothing."""
     if parsed.command != "read":
         return None
-    problem = _catalog_problem(json.loads(Path(parsed.catalog).read_text()))
+    problem = source.catalog_problem(json.loads(Path(parsed.catalog).read_text()))
     if not problem and getattr(parsed, "state", None):
-        problem = _state_problem(json.loads(Path(parsed.state).read_text()))
+        problem = source.state_problem(json.loads(Path(parsed.state).read_text()))
     return problem
 
 
@@ -181,33 +123,6 @@ def _fail(message: str, internal_message: Optional[str] = None, stack_trace: Opt
     )
     print(orjson.dumps(AirbyteMessageSerializer.dump(AirbyteMessage(type=Type.TRACE, trace=trace))).decode())
     sys.exit(1)
-
-
-# The workers (ten when this was measured) hand every record to the main thread through the CDK's queue, and each
-# hand-over made the GIL change hands: with Python's default 5 ms switch interval, 87,000 context switches for 100,000
-# records. At 50 ms: 30,000, and an activities sync 10-15% faster without latency (`make bench --mode cpu`); with
-# ChartMogul's latency the workers wait on the network, and a realistic sync took the same time (`--mode realistic`:
-# 35.15 s and 35.13 s).
-GIL_SWITCH_INTERVAL_S = 0.05
-
-
-@functools.lru_cache(maxsize=1)  # one thread a process, however many commands a test runs in it
-def _return_freed_memory_to_the_system() -> None:
-    """Page bodies (100-300 KB each) are allocated and freed by ten worker threads, and glibc keeps what they free in
-    per-thread heaps that fragment: peak RSS grew with the records read, to 300 MB over 1,000,000 activities. Handing
-    free pages back once a second (malloc_trim) held it under 160 MB at no measurable cost; a fixed mmap threshold did
-    too, but cost 10% of the records per second (`make bench --mode rss1m`, `--mode cpu`). Not glibc: nothing to do."""
-    try:
-        malloc_trim = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError, TypeError):
-        return
-
-    def trim_every_second() -> None:
-        while True:
-            time.sleep(1)
-            malloc_trim(0)
-
-    threading.Thread(target=trim_every_second, name="malloc_trim", daemon=True).start()
 
 
 def _stop_on_sigterm_after_a_whole_message() -> None:
@@ -236,25 +151,17 @@ def _stop_on_sigterm_after_a_whole_message() -> None:
 def run(args: Optional[List[str]] = None) -> None:
     args = sys.argv[1:] if args is None else args
     _stop_on_sigterm_after_a_whole_message()  # first: the threads started after it inherit SIGTERM blocked
-    _return_freed_memory_to_the_system()
-    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+    speed.on_command_start()
     parsed = AirbyteEntrypoint.parse_args(args)
     try:
         source = _source_for(parsed)
-        problem = _read_problem(parsed)
+        problem = _read_problem(parsed, source)
     except Exception as error:  # an unreadable --config/--catalog/--state file
         _fail(f"Could not start: {error}", str(error), traceback.format_exc())
     if problem:
         _fail(problem)
     entrypoint = ChartmogulEntrypoint(source)
-    # The CDK and the built source are some 110,000 objects that live as long as the process, and every full collection
-    # of the cyclic collector walked them holding the GIL (60 ms on a quiet machine): a request the budget had just
-    # granted waited that long before it left. Frozen, they are out of its sight; what the sync creates is collected.
-    gc.freeze()
-    # As airbyte_cdk.entrypoint.launch: messages batched by the CDK's print buffer (flushed every 0.1 s and on exit),
-    # not a write a record when stdout is unbuffered (PYTHONUNBUFFERED); one write per message, newline included
-    # (print would make two).
-    with PRINT_BUFFER:
-        write = sys.stdout.write  # the print buffer, or pytest's capture
+    speed.on_source_ready()
+    with PRINT_BUFFER:  # as airbyte_cdk.entrypoint.launch, with this entrypoint
         for message in entrypoint.run(parsed):
-            write(message + "\n")
+            print(f"{message}\n", end="")

@@ -1,93 +1,103 @@
-"""The ChartMogul source: the declarative manifest, built with the config, catalog and state of the command."""
+"""The ChartMogul source: the declarative manifest, built with the config, catalog and state of the command.
+
+The installed connector runs the manifest as the Connector Builder does, with what the manifest declares but cannot
+express itself (each in its own module, reached through cdk_seam.py where it needs the CDK's internals):
+- every list's cursor pagination also fails a cursor that repeats the one sent (pagination.py);
+- the streams the manifest marks `resumable` checkpoint their pages or parents (resumable.py);
+- the stream it marks `incremental: customers_of_new_activities` reads the customers of new activities (subscriptions_cursor.py);
+and the speed layer (speed/), which changes no record or state and switches off with SOURCE_CHARTMOGUL_SPEED=off.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, List, Mapping, Optional
+from typing import Any, Iterable, List, Mapping, MutableMapping, Optional
 
 from airbyte_cdk.models import AirbyteStateMessage, ConfiguredAirbyteCatalog, SyncMode
-from airbyte_cdk.sources.declarative.models.declarative_component_schema import SubstreamPartitionRouter
-from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
+from airbyte_cdk.sources.declarative.concurrent_declarative_source import ConcurrentDeclarativeSource
 from airbyte_cdk.sources.streams.concurrent.abstract_stream import AbstractStream
-from airbyte_cdk.sources.streams.concurrent.cursor import ConcurrentCursor, CursorField
 from airbyte_cdk.sources.streams.concurrent.default_stream import DefaultStream
 from airbyte_cdk.utils.yaml_loader import safe_load_yaml
 
-from source_chartmogul.components import NewestRecordDateByWindow, check_json_bodies_with_orjson
-from source_chartmogul.resumable import RESUMABLE_FAN_OUTS, RESUMABLE_LISTS, resumable
-from source_chartmogul.subscriptions_cursor import (
-    DEFAULT_REREAD_DAYS, PARTITION_FIELD, STREAM as SUBSCRIPTIONS, ActivityCustomers, CustomerSubscriptionsCursor,
-)
+from source_chartmogul import cdk_seam, pagination, resumable, speed, subscriptions_cursor
 
 MANIFEST_PATH = Path(__file__).resolve().parent / "manifest.yaml"  # absolute: never a manifest.yaml in the CWD
+CUSTOMERS_OF_NEW_ACTIVITIES = "customers_of_new_activities"  # a manifest stream's `$parameters.incremental`
 
 
 def written_manifest() -> Any:
-    """manifest.yaml as written, without the swaps below: what the Connector Builder imports."""
+    """manifest.yaml as written: what the Connector Builder imports."""
     return safe_load_yaml(MANIFEST_PATH.read_text())  # the CDK's loader: libyaml, 0.01 s rather than 0.13 s
 
 
-def _ours(component_type: str, class_name: str) -> dict[str, str]:
-    return {"type": component_type, "class_name": f"source_chartmogul.components.{class_name}"}
+def installed_manifest() -> Any:
+    """The manifest as the installed connector runs it: every CursorPagination guarded (pagination.py), and the speed
+    layer's equivalents where it holds exactly their rules."""
+    manifest = written_manifest()
+    for component in components_of(manifest):
+        if component.get("type") == "DefaultPaginator" and component["pagination_strategy"].get("type") == "CursorPagination":
+            component["pagination_strategy"] = pagination.guarded(component["pagination_strategy"])
+    speed.make_faster(list(components_of(manifest)))
+    return manifest
 
 
-# The CDK's thread pool lets 10,000 partitions wait as futures (ThreadPoolManager.DEFAULT_MAX_QUEUE_SIZE, which
-# ConcurrentSource.create does not take): customer_subscriptions queued a partition per customer far ahead of the
-# workers (each a future, its work item, locks, slice and parent record), and every full collection of the cyclic
-# collector walked them holding the GIL: 175 ms in the median at 20,000 customers, 8 ms with this bound and run.py's
-# frozen heap. A request the budget had just granted waited that long before it left, and arrived in a later second
-# with the requests granted after it: 429s (docs/reliability.md). A hundred waiting partitions keep the workers busy.
-# Pinned by unit_tests/test_pacing.py; retired when ConcurrentSource.create accepts max_concurrent_tasks.
-PARTITIONS_WAITING_AT_MOST = 100
+def components_of(node: Any) -> Iterable[MutableMapping[str, Any]]:
+    """Every mapping with a `type` in a manifest, outermost first."""
+    if isinstance(node, Mapping):
+        if "type" in node:
+            yield node  # type: ignore[misc]
+        for value in node.values():
+            yield from components_of(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from components_of(value)
 
 
-def _bound_partitions_waiting(concurrent_source: Any) -> None:
-    # Its warning of "futures getting bigger than expected" stays at the CDK's 20,000: the partitions queued before the
-    # main thread submits them overshoot a bound of 100 (211 were seen), which is no sign of trouble.
-    concurrent_source._threadpool._max_concurrent_tasks = PARTITIONS_WAITING_AT_MOST
-
-
-class SourceChartmogul(YamlDeclarativeSource):
-    """The manifest as the Builder runs it, with the per-record work of components.py swapped in (same results)."""
-
+class SourceChartmogul(ConcurrentDeclarativeSource):
     def __init__(
         self,
         catalog: Optional[ConfiguredAirbyteCatalog] = None,
         config: Optional[Mapping[str, Any]] = None,
         state: Optional[List[AirbyteStateMessage]] = None,
-        **kwargs: Any,
+        config_path: Optional[str] = None,
     ) -> None:
-        check_json_bodies_with_orjson()
         self._configured_catalog = catalog  # the sync mode asked of customer_subscriptions
         # The CDK interpolates the config, catalog and state given here, not those passed to check/discover/read.
-        super().__init__(path_to_yaml=str(MANIFEST_PATH), catalog=catalog, config=config, state=state, **kwargs)
-        _bound_partitions_waiting(self._concurrent_source)
+        super().__init__(catalog=catalog or ConfiguredAirbyteCatalog(streams=[]), config=config or {}, state=state or [],
+                         source_config=installed_manifest(), config_path=config_path)
+        self._declared = {stream["name"]: stream for stream in self.resolved_manifest["streams"]}
+        speed.on_source_built(self)
 
-    def _read_and_parse_yaml_file(self, path_to_yaml_file: str) -> Any:
-        manifest = super()._read_and_parse_yaml_file(path_to_yaml_file)
-        selector = manifest["definitions"]["streams"]["activities"]["retriever"]["record_selector"]
-        selector["record_filter"] = {
-            **_ours("CustomRecordFilter", "ActivityWindowFilter"),
-            "condition": selector["record_filter"]["condition"],  # the rule it implements, kept for the record
-        }
-        for extractor in (manifest["definitions"]["record_selector"]["extractor"],
-                          manifest["definitions"]["metric_stream"]["retriever"]["record_selector"]["extractor"]):
-            extractor.update(_ours("CustomRecordExtractor", "TopLevelKeyExtractor"))
-        paging = manifest["definitions"]["cursor_paginator"]  # the same rules, failing without the duration() wrapper
-        paging["pagination_strategy"] = {**_ours("CustomPaginationStrategy", "ChartMogulPagination"),
-                                         "page_size": paging["pagination_strategy"]["page_size"]}
-        for shape in ("list_stream", "metric_stream", "one_response_stream"):  # every stream's retriever is one of these
-            manifest["definitions"][shape]["retriever"]["decoder"] = _ours("CustomDecoder", "OncePerResponseJsonDecoder")
-        return manifest
+    # ------------------------------------------------------------------ what the manifest declares of a stream
+    def _parameter(self, name: str, key: str) -> Optional[str]:
+        return (self._declared.get(name, {}).get("$parameters") or {}).get(key)
 
+    def _partition_field(self, name: str) -> Optional[str]:
+        router = self._declared[name]["retriever"].get("partition_router") or {}
+        parents = router.get("parent_stream_configs") or [{}]
+        return parents[0].get("partition_field")
+
+    def _cursor_field(self, name: str) -> Optional[str]:
+        incremental = self._declared.get(name, {}).get("incremental_sync") or {}
+        return incremental.get("cursor_field") if incremental.get("type") == "DatetimeBasedCursor" else None
+
+    # ------------------------------------------------------------------ streams
     def streams(self, config: Mapping[str, Any]) -> List[AbstractStream]:  # type: ignore[override]
         streams = super().streams(config)
-        for stream in streams:
-            if stream.name == "activities" and isinstance(stream.cursor, ConcurrentCursor):
-                NewestRecordDateByWindow.install(stream.cursor)
-            if stream.name == SUBSCRIPTIONS:
-                self._install_subscriptions_cursor(stream, config)
-        return self._with_resumable_lists(streams)
+        speed.on_streams_built(streams)
+        return [self._installed(stream, config) for stream in streams]
+
+    def _installed(self, stream: AbstractStream, config: Mapping[str, Any]) -> AbstractStream:
+        if not isinstance(stream, DefaultStream):
+            return stream
+        if self._parameter(stream.name, "incremental") == CUSTOMERS_OF_NEW_ACTIVITIES:
+            self._install_subscriptions_cursor(stream, config)
+            return stream
+        how = self._parameter(stream.name, "resumable")
+        if how:
+            return resumable.resumable(stream, how, self._partition_field(stream.name),
+                                       cdk_seam.saved_state(self, stream.name), cdk_seam.message_repository(self))
+        return stream
 
     def _sync_mode_of(self, name: str) -> Optional[SyncMode]:
         for configured in (self._configured_catalog.streams if self._configured_catalog else []):
@@ -95,53 +105,65 @@ class SourceChartmogul(YamlDeclarativeSource):
                 return configured.sync_mode
         return None
 
-    def _install_subscriptions_cursor(self, stream: AbstractStream, config: Mapping[str, Any]) -> None:
-        """customer_subscriptions becomes incremental and resumable (subscriptions_cursor.py says why in Python).
-
-        The CDK 7.39.1 gives a stream built from a manifest no hook to supply its own concurrent cursor, so this sets
-        three private attributes of the DefaultStream the factory built: the cursor, the slicer its partition generator
-        walks (ours, walking the manifest's own customers router), and the cursor field discover reports.
-        unit_tests/test_subscriptions_cursor.py pins them to the CDK version. What would retire this upstream: a
-        manifest `incremental_sync` that accepts a custom concurrent cursor (7.39.1's schema allows only
-        DatetimeBasedCursor and IncrementingCountCursor there)."""
-        generator = stream._stream_partition_generator  # type: ignore[attr-defined]
-        customers = generator._stream_slicer
-        state = self._connector_state_manager.get_stream_state(SUBSCRIPTIONS, None)
+    def _install_subscriptions_cursor(self, stream: DefaultStream, config: Mapping[str, Any]) -> None:
+        """The stream becomes incremental and resumable (subscriptions_cursor.py says why in Python), walking the
+        manifest's own customers router."""
+        field = str(self._partition_field(stream.name))
         activities = None
-        if self._sync_mode_of(SUBSCRIPTIONS) != SyncMode.full_refresh:
-            activities = ActivityCustomers(self._activities_seeded_from_state(config))
-        cursor = CustomerSubscriptionsCursor(
-            customers=customers, activities=activities, state=state,
-            reread_days=int(config.get("subscriptions_reread_days") or DEFAULT_REREAD_DAYS),
+        if self._sync_mode_of(stream.name) != SyncMode.full_refresh:
+            activities = subscriptions_cursor.ActivityCustomers(
+                cdk_seam.build_activities_from_parent_state(self, config, stream.name, field))
+        cursor = subscriptions_cursor.CustomerSubscriptionsCursor(
+            stream_name=stream.name, partition_field=field, customers=cdk_seam.partition_router(stream),
+            activities=activities, state=cdk_seam.saved_state(self, stream.name),
+            reread_days=int(config.get("subscriptions_reread_days") or subscriptions_cursor.DEFAULT_REREAD_DAYS),
             start_date=config.get("start_date", ""), lookback_days=int(config.get("lookback_window_days", 30)),
-            message_repository=self._message_repository,
+            message_repository=cdk_seam.message_repository(self),
         )
-        stream._cursor = cursor  # type: ignore[attr-defined]
-        generator._stream_slicer = cursor
-        stream._cursor_field = CursorField(PARTITION_FIELD)  # type: ignore[attr-defined]
+        cdk_seam.install_cursor(stream, cursor, field)
 
-    def _activities_seeded_from_state(self, config: Mapping[str, Any]) -> AbstractStream:
-        """The manifest's activities stream, built by the CDK's factory as the parent of a SubstreamPartitionRouter
-        with incremental_dependency: the factory seeds its cursor from this stream's `parent_state.activities`, gives
-        it a message repository that drops its STATE messages, and shares the API budget with every other stream."""
-        (activities,) = [s for s in self._stream_configs(self._source_config) if s.get("name") == "activities"]
-        router = self._constructor.create_component(SubstreamPartitionRouter, {
-            "type": "SubstreamPartitionRouter",
-            "parent_stream_configs": [{"type": "ParentStreamConfig", "stream": activities, "parent_key": "customer-uuid",
-                                       "partition_field": PARTITION_FIELD, "incremental_dependency": True}],
-        }, config, stream_name=SUBSCRIPTIONS)
-        return router.parent_stream_configs[0].stream
+    # ------------------------------------------------------------------ what a read is given
+    def catalog_problem(self, catalog: Any) -> Optional[str]:
+        """The first stream of a configured catalog this connector cannot read as asked, as one line; None if all can.
 
-    def _with_resumable_lists(self, streams: List[AbstractStream]) -> List[AbstractStream]:
-        """The cursor-paginated lists checkpointing their pages, plan_group_plans its plan groups (resumable.py). Their
-        saved states come from the CDK's `_connector_state_manager`, and their states go through the message repository
-        of the CDK's read (`_message_repository`), which queues them behind the records already read: both set by
-        ConcurrentDeclarativeSource.__init__ and pinned by unit tests.
-        It would retire if the CDK built resumable full-refresh cursors for concurrent declarative streams again, or
-        handed its repository out."""
-        return [
-            resumable(stream, self._connector_state_manager.get_stream_state(stream.name, None), self._message_repository)
-            if (stream.name in RESUMABLE_LISTS or stream.name in RESUMABLE_FAN_OUTS) and isinstance(stream, DefaultStream)
-            else stream
-            for stream in streams
-        ]
+        The CDK skips an unknown stream without a word (the sync "succeeds" with nothing). Incremental asked of a
+        full-refresh-only stream is left to the CDK, which reads the stream whole: PyAirbyte asks every stream for
+        incremental and relies on that."""
+        for entry in (catalog or {}).get("streams", []) if isinstance(catalog, Mapping) else []:
+            name = (entry.get("stream") or {}).get("name")
+            if name not in self._declared:
+                return (f"Unknown stream {name!r} in the catalog: remove it or run discover for the stream names"
+                        f" ({', '.join(sorted(self._declared))}).")
+        return None
+
+    def state_problem(self, state: Any) -> Optional[str]:
+        """The first unusable stream state, as one line; None if the state can be resumed from.
+
+        The CDK fails on a malformed cursor with "Something went wrong in the connector", and silently reads nothing
+        from a cursor in the future; both are refused here. A dated state without its cursor field (another shape)
+        reads from start_date: nothing is skipped."""
+        for message in state if isinstance(state, list) else []:
+            stream = (message or {}).get("stream") or {}
+            name = stream.get("stream_descriptor", {}).get("name")
+            found = self._problem_and_fix(name, stream.get("stream_state"))
+            if found:
+                problem, fix = found
+                joint = "; " if problem.endswith(subscriptions_cursor.FUTURE) else ": "  # the future's has a colon
+                return f"The saved state of {name} {problem}{joint}reset the {name} stream to {fix}."
+        return None
+
+    def _problem_and_fix(self, name: Any, stream_state: Any) -> Optional[tuple[str, str]]:
+        """What makes the saved state of stream `name` unusable ("has ..."), and what a reset of the stream reads."""
+        problem, fix = None, ""
+        if self._parameter(name, "incremental") == CUSTOMERS_OF_NEW_ACTIVITIES:
+            problem = subscriptions_cursor.state_problem(stream_state) if stream_state else None
+            fix = "read every customer again"
+        elif self._parameter(name, "resumable"):
+            how = str(self._parameter(name, "resumable"))
+            problem, fix = resumable.state_problem(how, self._partition_field(name), stream_state or {}), "read it whole"
+        elif self._cursor_field(name):
+            field = str(self._cursor_field(name))
+            has_date = isinstance(stream_state, Mapping) and field in stream_state
+            problem = subscriptions_cursor.dated_problem(field, stream_state[field]) if has_date else None
+            fix = "read it again from start_date"
+        return (problem, fix) if problem else None

@@ -1,5 +1,6 @@
 """Which customers' subscriptions a sync reads, and where an interrupted sync resumes: the customer_subscriptions
-cursor of the installed connector (source.py installs it; the manifest alone reads every customer, in full refresh).
+cursor of the installed connector (source.py installs it where the manifest declares `incremental:
+customers_of_new_activities`; the manifest alone reads every customer, in full refresh).
 
 Why Python: airbyte-cdk 7.39.1 lets a manifest's incremental_sync be only a DatetimeBasedCursor or an
 IncrementingCountCursor. On a partitioned stream that becomes a per-partition cursor, which keeps one entry per customer
@@ -11,7 +12,7 @@ activities, kept in the state: ~31 small entries) changed, which is how a back-d
 share of all customers (every customer at least every `subscriptions_reread_days`). docs/chartmogul.md states what
 that catches when.
 
-`state_problem` refuses a saved state this cursor cannot use (run.py words it as one line).
+`state_problem` refuses a saved state this cursor cannot use (source.py words it as one line).
 
 The fan-out checkpoints as it goes: partitions close out of order, so the state names the completed prefix of the
 customers list (its length and last customer uuid), and a sync given that state back skips the prefix.
@@ -36,8 +37,6 @@ from source_chartmogul.resumable import CheckpointCursor
 
 LOGGER = logging.getLogger("airbyte.customer_subscriptions")
 
-STREAM = "customer_subscriptions"
-PARTITION_FIELD = "customer_uuid"
 DEFAULT_REREAD_DAYS = 7
 CHECKPOINT_EVERY = 100  # partitions closed between two checkpoints: a STATE message is ~200 bytes
 STATE_DATE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # the activities stream's datetime_format, which its cursor parses back
@@ -134,6 +133,8 @@ class CustomerSubscriptionsCursor(CheckpointCursor):
 
     def __init__(
         self,
+        stream_name: str,
+        partition_field: str,  # the customer's uuid, as the partition router names it
         customers: Any,  # the stream's SubstreamPartitionRouter over the customers list, as the manifest defines it
         activities: Optional[ActivityCustomers],  # None in full refresh
         state: Mapping[str, Any],
@@ -142,7 +143,8 @@ class CustomerSubscriptionsCursor(CheckpointCursor):
         lookback_days: int,
         message_repository: MessageRepository,
     ) -> None:
-        super().__init__(STREAM, message_repository)
+        super().__init__(stream_name, message_repository)
+        self._partition_field = partition_field
         self._customers = customers
         self._activities = activities
         self._incremental = activities is not None
@@ -173,7 +175,7 @@ class CustomerSubscriptionsCursor(CheckpointCursor):
     def stream_slices(self) -> Iterable[StreamSlice]:
         selected = self._selection()
         for position, customer in self._customers_after_the_prefix():
-            uuid = customer.partition[PARTITION_FIELD]
+            uuid = customer.partition[self._partition_field]
             if selected is not None and not selected(uuid):
                 continue
             with self._lock:
@@ -252,7 +254,7 @@ class CustomerSubscriptionsCursor(CheckpointCursor):
                 held.append((position, customer))
                 continue
             if end is not None and position == end[0]:
-                if customer.partition[PARTITION_FIELD] != end[1]:
+                if customer.partition[self._partition_field] != end[1]:
                     LOGGER.warning(f"customer_subscriptions: the customers list changed since the state was written"
                                    f" (customer {end[0]} is no longer {end[1]}); reading its first customers again")
                     yield from held

@@ -22,6 +22,8 @@ STREAMS = [
     "plan_group_plans", "invoices", "subscription_events", "data_sources", "account", "contacts",
     "customer_notes", "opportunities", "tasks", "customer_subscriptions",
 ]
+LIST_STREAMS = ["customers", "plans", "plan_groups", "invoices", "subscription_events", "contacts", "customer_notes",
+                "opportunities", "tasks"]
 VALID = {"api_key": "sk_spec_5b1e0c7d93a24f68", "start_date": "2017-01-25T06:30:00Z"}
 
 
@@ -126,4 +128,15 @@ def test_metric_streams_handle_errors_as_every_stream_does_after_their_400_422_f
     assert metric["response_filters"][0]["http_codes"] == [400, 422]
     assert metric["response_filters"][1:] == shared["response_filters"]
     assert {key: value for key, value in metric.items() if key != "response_filters"} == {
+        key: value for key, value in shared.items() if key != "response_filters"}
+
+
+@pytest.mark.parametrize("stream", [*LIST_STREAMS, "activities", "plan_group_plans", "customer_subscriptions"])
+def test_list_streams_handle_errors_as_every_stream_does_then_fail_a_page_they_can_neither_follow_nor_end(stream: str) -> None:
+    """list_requester lists the shared response filters one by one (a $ref cannot extend a list): none may be missed."""
+    resolved = ManifestReferenceResolver().preprocess_manifest(written_manifest())["definitions"]
+    shared = resolved["requester"]["error_handler"]
+    handler = resolved["streams"][stream]["retriever"]["requester"]["error_handler"]
+    assert handler["response_filters"] == [*shared["response_filters"], resolved["page_without_a_way_on"]]
+    assert {key: value for key, value in handler.items() if key != "response_filters"} == {
         key: value for key, value in shared.items() if key != "response_filters"}

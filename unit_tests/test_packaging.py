@@ -105,7 +105,8 @@ def test_the_suites_that_read_recorded_bodies_pass_in_a_copy_of_the_project_with
         shutil.copy2(ROOT / name, alone / name)
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "unit_tests/test_schemas_match_real_fixtures.py",
-         "unit_tests/test_stream_requests.py", "unit_tests/test_components.py", "emulator_tests/test_conformance.py"],
+         "unit_tests/test_stream_requests.py", "unit_tests/test_speed_layer.py", "unit_tests/test_pagination.py",
+         "emulator_tests/test_conformance.py"],
         cwd=alone, capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]

@@ -3,20 +3,17 @@ sentinel, which reads them whole again (HttpMocker, exact requests, records and 
 
 from __future__ import annotations
 
-from importlib.metadata import version
 from typing import Any
 
 import pytest
 from airbyte_cdk.models import SyncMode, Type
-from airbyte_cdk.sources.message.concurrent_repository import ConcurrentMessageRepository
-from airbyte_cdk.sources.streams.concurrent.cursor import FinalStateCursor
 from airbyte_cdk.test.catalog_builder import CatalogBuilder
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, discover, read
 from airbyte_cdk.test.mock_http import HttpMocker, HttpResponse
 from airbyte_cdk.test.state_builder import StateBuilder
 
 from source_chartmogul import SourceChartmogul
-from source_chartmogul.resumable import RESUMABLE_LISTS
+from source_chartmogul.source import written_manifest
 from unit_tests.test_stream_requests import CONFIG, page, request
 
 # stream: (records key, primary key)
@@ -113,18 +110,8 @@ def test_discover_marks_the_checkpointing_lists_resumable_and_the_single_respons
     assert {name: resumable[name] for name in [*LISTS, "plan_group_plans"]} == {name: True for name in [*LISTS, "plan_group_plans"]}
     single_responses = ["account", "data_sources", "customer_count", "key_metrics", "mrr_metrics"]
     assert {name: resumable[name] for name in single_responses} == {name: False for name in single_responses}
-    assert set(RESUMABLE_LISTS) == set(LISTS)
-
-
-def test_the_cdk_internals_the_checkpoint_relies_on_are_those_of_7_39_1() -> None:
-    """Pins: the CDK still gives full-refresh lists a FinalStateCursor (no resumable full refresh of its own), and the
-    source's `_message_repository` is the one that queues messages behind the workers' records. Retire resumable.py's
-    wrapping when the CDK checkpoints concurrent declarative full-refresh streams itself."""
-    assert version("airbyte-cdk") == "7.39.1"
-    source = SourceChartmogul(config=CONFIG)
-    assert isinstance(source._message_repository, ConcurrentMessageRepository)
-    built = {s.name: s for s in super(SourceChartmogul, source).streams(CONFIG)}
-    assert all(isinstance(built[name].cursor, FinalStateCursor) for name in LISTS)
+    declared = {name: stream.get("$parameters", {}).get("resumable") for name, stream in written_manifest()["definitions"]["streams"].items()}
+    assert {name: how for name, how in declared.items() if how} == {**{name: "page" for name in LISTS}, "plan_group_plans": "parent_prefix"}
 
 
 GROUPS = ["plg_1", "plg_2", "plg_3"]

@@ -1,19 +1,16 @@
-"""The customer_subscriptions cursor: the CDK internals it is installed through (pinned to the CDK version), what
-discover says of the stream, the rotation rule, and the completed-prefix checkpoint as partitions close out of order."""
+"""The customer_subscriptions cursor: what discover says of the stream, the rotation rule, and the completed-prefix
+checkpoint as partitions close out of order. (How it is installed: unit_tests/test_cdk_seam.py.)"""
 
 from __future__ import annotations
 
 import datetime as dt
 import time
 import zlib
-from importlib.metadata import version
 from typing import Any
 
 import pytest
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.message import InMemoryMessageRepository
-from airbyte_cdk.sources.declarative.partition_routers.substream_partition_router import SubstreamPartitionRouter
-from airbyte_cdk.sources.declarative.stream_slicers.declarative_partition_generator import StreamSlicerPartitionGenerator
 from airbyte_cdk.sources.streams.concurrent.default_stream import DefaultStream
 from airbyte_cdk.sources.types import StreamSlice
 from airbyte_cdk.test.catalog_builder import CatalogBuilder
@@ -31,23 +28,6 @@ def subscriptions_stream(sync_mode: SyncMode, state: Any = None) -> DefaultStrea
     source = SourceChartmogul(catalog=catalog, config=CONFIG, state=state)
     (stream,) = [s for s in source.streams(CONFIG) if s.name == "customer_subscriptions"]
     return stream
-
-
-def test_the_cdk_internals_the_cursor_is_installed_through_are_those_of_the_pinned_version() -> None:
-    """source.py sets DefaultStream._cursor, ._cursor_field and its StreamSlicerPartitionGenerator._stream_slicer, and
-    reads the source's _connector_state_manager, _message_repository, _constructor, _source_config and
-    _stream_configs. A CDK that lets a manifest stream take a custom concurrent cursor retires all of it; until then,
-    a CDK upgrade must pass this test."""
-    assert version("airbyte-cdk") == "7.39.1"
-    stream = subscriptions_stream(SyncMode.incremental)
-    assert isinstance(stream, DefaultStream)
-    generator = stream._stream_partition_generator
-    assert isinstance(generator, StreamSlicerPartitionGenerator)
-    cursor = generator._stream_slicer
-    assert isinstance(cursor, CustomerSubscriptionsCursor) and stream.cursor is cursor
-    assert isinstance(cursor._customers, SubstreamPartitionRouter)  # the manifest's customers router, walked by ours
-    assert [c.stream.name for c in cursor._customers.parent_stream_configs] == ["customers"]
-    assert stream.cursor_field == "customer_uuid"
 
 
 def test_discover_offers_incremental_and_resumable_full_refresh_with_the_source_defined_cursor() -> None:
@@ -105,7 +85,7 @@ class Closed:
 
 def test_the_checkpoint_names_the_completed_prefix_whatever_order_partitions_close_in() -> None:
     repository = InMemoryMessageRepository()
-    cursor = CustomerSubscriptionsCursor(Customers([f"cus_{n}" for n in range(5)]), None, {}, 7, "", 30, repository)
+    cursor = CustomerSubscriptionsCursor("customer_subscriptions", "customer_uuid", Customers([f"cus_{n}" for n in range(5)]), None, {}, 7, "", 30, repository)
     slices = list(cursor.stream_slices())
     for n in (1, 3, 0):
         cursor.close_partition(Closed(slices[n]))
@@ -126,7 +106,7 @@ def test_the_checkpoint_names_the_completed_prefix_whatever_order_partitions_clo
 ])
 def test_a_resumed_fan_out_skips_the_prefix_only_where_the_list_still_matches_it(listed: list[str], read: list[str]) -> None:
     state = {"resume": {"position": 1, "customer_uuid": "cus_1"}}
-    cursor = CustomerSubscriptionsCursor(Customers(listed), None, state, 7, "", 30, InMemoryMessageRepository())
+    cursor = CustomerSubscriptionsCursor("customer_subscriptions", "customer_uuid", Customers(listed), None, state, 7, "", 30, InMemoryMessageRepository())
     assert [s.partition["customer_uuid"] for s in cursor.stream_slices()] == read
 
 
