@@ -11,6 +11,8 @@ import atexit
 import functools
 from pathlib import Path
 
+import pytest
+
 from airbyte_cdk.test.models.scenario import ConnectorTestScenario
 from airbyte_cdk.test.standard_tests import SourceTestSuiteBase
 
@@ -39,6 +41,19 @@ def on_emulator(scenario: ConnectorTestScenario) -> ConnectorTestScenario:
     return scenario.model_copy(
         update={"config_dict": {**config, "base_url": emulator().url}, "config_path": Path("integration_tests") / scenario.config_path.name}
     )
+
+
+@pytest.fixture
+def connector_image_override(docker_cli_image: str) -> str:
+    """The suite's image tests run the image built from the Dockerfile (integration_tests/conftest.py): the CDK's own
+    build downloads Airbyte's Dockerfile templates and base image, which no network here reaches."""
+    return docker_cli_image
+
+
+@pytest.fixture
+def read_from_streams() -> str:
+    """The image's read covers every stream of the configured catalog (the CDK's default reads none)."""
+    return "all"
 
 
 class TestChartmogulStandardSuite(SourceTestSuiteBase):
