@@ -17,7 +17,8 @@ from typing import Any, Iterator
 import pytest
 
 from chartmogul_emulator import Emulator
-from integration_tests.connector_cli import ROOT, STREAM_NAMES, STREAMS, Run, as_multiset, configured, connector_command, ground_truth, run_connector
+from chartmogul_emulator.stream_truth import ground_truth
+from integration_tests.connector_cli import ROOT, STREAM_NAMES, STREAMS, Run, as_multiset, configured, connector_command, run_connector
 from integration_tests.container_image import STAND_IN_BASE_IMAGE, BuiltImage, ContainerRun, run_in_image
 from integration_tests.reliability import assert_key_hidden
 
