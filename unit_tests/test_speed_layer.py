@@ -158,10 +158,10 @@ def test_a_changed_window_rule_in_the_manifest_is_not_replaced_by_the_old_equiva
 
 @pytest.mark.parametrize("setting,message", [
     ("fast", "SOURCE_CHARTMOGUL_SPEED='fast': use on, off, or -piece,... with pieces among startup, window_filter,"
-             " extractor, json_once, cursor_dates, heap_freeze, partition_backlog, malloc_trim, switch_interval (fast is not one)"),
+             " extractor, json_once, cursor_dates, heap_freeze, partition_backlog, malloc_trim (fast is not one)"),
     ("-extractor,-gc", "SOURCE_CHARTMOGUL_SPEED='-extractor,-gc': use on, off, or -piece,... with pieces among startup,"
-                       " window_filter, extractor, json_once, cursor_dates, heap_freeze, partition_backlog, malloc_trim,"
-                       " switch_interval (-gc is not one)"),
+                       " window_filter, extractor, json_once, cursor_dates, heap_freeze, partition_backlog, malloc_trim"
+                       " (-gc is not one)"),
 ])
 def test_a_setting_that_names_no_piece_is_refused_in_one_line(setting: str, message: str) -> None:
     with pytest.raises(ValueError) as refused:

@@ -13,7 +13,6 @@ import ctypes
 import functools
 import gc
 import os
-import sys
 import threading
 import time
 from typing import Any, Iterable, MutableMapping
@@ -29,10 +28,8 @@ PIECES = {
     "heap_freeze": "the start-up heap frozen, out of the cyclic collector's full collections",
     "partition_backlog": "at most 100 partitions wait in the thread pool (the CDK lets 10,000)",
     "malloc_trim": "freed memory handed back to the system once a second",
-    "switch_interval": "the GIL switch interval at 50 ms, not 5 ms",
 }
 PARTITIONS_WAITING_AT_MOST = 100
-GIL_SWITCH_INTERVAL_S = 0.05
 
 
 def pieces_off(setting: str | None = None) -> frozenset[str]:
@@ -111,10 +108,6 @@ def on_command_start() -> None:
     """Once a process, before the command runs."""
     if on("malloc_trim"):
         _return_freed_memory_to_the_system()
-    if on("switch_interval"):
-        # Each record handed from a worker to the main thread made the GIL change hands: 87,000 context switches for
-        # 100,000 records at Python's 5 ms, 30,000 at 50 ms.
-        sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
 
 
 def on_source_ready() -> None:
