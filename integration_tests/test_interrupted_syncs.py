@@ -56,6 +56,15 @@ def test_a_cancelled_sync_ends_on_a_whole_message_and_resumed_from_its_last_stat
     interrupted_then_resumed(signal.SIGTERM, seed, chartmogul_emulator_factory, tmp_path)
 
 
+@pytest.mark.parametrize("seed", [30])
+def test_ctrl_c_ends_on_a_whole_message_and_one_line_with_status_130_and_resumed_from_its_last_state_delivers_everything(
+    seed: int, chartmogul_emulator_factory: Any, tmp_path: Path
+) -> None:
+    """SIGINT is how a user at a terminal stops a sync: no KeyboardInterrupt traceback (stderr stays empty), the last
+    line says what happened and how to go on."""
+    interrupted_then_resumed(signal.SIGINT, seed, chartmogul_emulator_factory, tmp_path)
+
+
 LONG_LISTS = ["customers", "invoices", "subscription_events"]
 PAGE = 200  # per_page, the API's maximum
 SENTINEL = {"__ab_no_cursor_state_message": True}

@@ -10,10 +10,12 @@ and the speed layer (speed/), which changes no record or state and switches off 
 
 from __future__ import annotations
 
+import ast
+import logging
 from pathlib import Path
 from typing import Any, Iterable, List, Mapping, MutableMapping, Optional
 
-from airbyte_cdk.models import AirbyteStateMessage, ConfiguredAirbyteCatalog, SyncMode
+from airbyte_cdk.models import AirbyteConnectionStatus, AirbyteStateMessage, ConfiguredAirbyteCatalog, SyncMode
 from airbyte_cdk.sources.declarative.concurrent_declarative_source import ConcurrentDeclarativeSource
 from airbyte_cdk.sources.streams.concurrent.abstract_stream import AbstractStream
 from airbyte_cdk.sources.streams.concurrent.default_stream import DefaultStream
@@ -121,6 +123,19 @@ class SourceChartmogul(ConcurrentDeclarativeSource):
             message_repository=cdk_seam.message_repository(self),
         )
         cdk_seam.install_cursor(stream, cursor, field)
+
+    # ------------------------------------------------------------------ check
+    def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
+        """The CDK's check, its failure written as the message itself: the CDK writes repr() of it, in quotes
+        ("'Stream account is not available: ...'")."""
+        status = super().check(logger, config)
+        if status.message:
+            try:
+                message = ast.literal_eval(status.message)
+            except (ValueError, SyntaxError):
+                message = None
+            status.message = message if isinstance(message, str) else status.message
+        return status
 
     # ------------------------------------------------------------------ what a read is given
     def catalog_problem(self, catalog: Any) -> Optional[str]:

@@ -60,13 +60,18 @@ def test_check_names_the_bad_setting_and_the_fix(config: Any, message: str, tmp_
     assert [m["connectionStatus"] for m in messages if m["type"] == "CONNECTION_STATUS"] == [{"status": "FAILED", "message": message}]
 
 
+@pytest.mark.parametrize("command", ["read", "discover"])
 @pytest.mark.parametrize("config,message", BAD_SETTINGS.values(), ids=BAD_SETTINGS.keys())
-def test_read_fails_on_the_bad_setting_before_any_request(config: Any, message: str, tmp_path: Path) -> None:
-    returncode, messages = cli(tmp_path, "read", config=config, catalog={"streams": [CUSTOMERS]})
-    assert returncode == 1
-    errors = [m["trace"]["error"] for m in messages if m["type"] == "TRACE"]
-    assert [(e["message"], e["failure_type"]) for e in errors] == [(message, "config_error")]
-    assert not [m for m in messages if m["type"] == "RECORD"]
+def test_read_and_discover_fail_on_the_bad_setting_before_any_request_with_one_line_and_no_traceback(
+        command: str, config: Any, message: str, tmp_path: Path) -> None:
+    run = run_connector(command, tmp_path, config, catalog={"streams": [CUSTOMERS]}, timeout=60)
+    assert_key_hidden(run.stdout + run.stderr, SECRET_KEY)
+    assert run.returncode == 1
+    # The one message, whole: no FATAL log, no stack trace (the CDK's excepthook printed both before).
+    assert [m for m in run.messages if m["type"] != "LOG" or m["log"]["level"] != "INFO"] == [{"type": "TRACE", "trace": {
+        "type": "ERROR", "emitted_at": run.messages[-1]["trace"]["emitted_at"],
+        "error": {"message": message, "internal_message": message, "failure_type": "config_error"}}}]
+    assert "Traceback" not in run.stdout + run.stderr
 
 
 @pytest.mark.parametrize("entry,message", BAD_CATALOGS.values(), ids=BAD_CATALOGS.keys())

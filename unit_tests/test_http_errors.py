@@ -52,8 +52,8 @@ def test_a_rejected_key_fails_check_with_the_same_message() -> None:
 
     assert status.status.name == "FAILED"
     assert status.message == (
-        "'Stream account is not available: ChartMogul rejected the API key (HTTP 401). Check that api_key holds a"
-        " current key, or create a read-only one in ChartMogul under Settings > Your Account > API Keys.'"
+        "Stream account is not available: ChartMogul rejected the API key (HTTP 401). Check that api_key holds a"
+        " current key, or create a read-only one in ChartMogul under Settings > Your Account > API Keys."
     )
 
 
