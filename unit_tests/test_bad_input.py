@@ -16,6 +16,8 @@ SECRET_KEY = "sk_live_BadInput+4c81/e07a6d2f"
 GOOD = {"api_key": SECRET_KEY, "start_date": "2021-01-01T00:00:00Z", "base_url": "http://127.0.0.1:9"}
 KEY_HELP = "A ChartMogul API key (read-only is enough). Create one in ChartMogul under Settings > Your Account > API Keys."
 DATE_FIX = "use yyyy-mm-ddThh:mm:ssZ (for example 2017-01-25T06:30:00Z)."
+KEY_FIX = "a ChartMogul API key holds none, so copy it again without them (a copy-paste often adds a line break or a space)."
+BASE_URL_FIX = "give the scheme and host only, for example https://api.chartmogul.com (the connector adds /v1/ itself)."
 BAD_SETTINGS = {
     "missing key": ({k: v for k, v in GOOD.items() if k != "api_key"}, f"Missing setting api_key: {KEY_HELP}"),
     "empty key": ({**GOOD, "api_key": ""}, f"api_key is empty: {KEY_HELP}"),
@@ -30,6 +32,22 @@ BAD_SETTINGS = {
     "end before start": ({**GOOD, "end_date": "2020-01-01T00:00:00Z"}, "end_date 2020-01-01T00:00:00Z is before start_date 2021-01-01T00:00:00Z: set end_date after start_date, or leave it out to read up to now."),
     "unknown interval": ({**GOOD, "interval": "fortnight"}, "interval 'fortnight' is not one of day, week, month, quarter, year: pick one of those."),
     "remote http base_url": ({**GOOD, "base_url": "http://api.chartmogul.com"}, "base_url 'http://api.chartmogul.com' is not valid: use https://..., or http:// only to localhost, 127.0.0.1 or [::1], so the key never crosses a network in clear text (for example https://api.chartmogul.com)."),
+    "key with a trailing line break": ({**GOOD, "api_key": SECRET_KEY + "\n"}, f"api_key has a space, tab or line break at its end: {KEY_FIX}"),
+    "key with a trailing CRLF": ({**GOOD, "api_key": SECRET_KEY + "\r\n"}, f"api_key has a space, tab or line break at its end: {KEY_FIX}"),
+    "key with trailing spaces": ({**GOOD, "api_key": SECRET_KEY + "  "}, f"api_key has a space, tab or line break at its end: {KEY_FIX}"),
+    "key after a tab": ({**GOOD, "api_key": "\t" + SECRET_KEY}, f"api_key has a space, tab or line break at its start: {KEY_FIX}"),
+    "key between spaces": ({**GOOD, "api_key": f" {SECRET_KEY} "}, f"api_key has a space, tab or line break at its start and end: {KEY_FIX}"),
+    "key cut by a space": ({**GOOD, "api_key": SECRET_KEY[:8] + " " + SECRET_KEY[8:]}, f"api_key has a space, tab or line break inside it: {KEY_FIX}"),
+    "key of spaces": ({**GOOD, "api_key": "   "}, f"api_key is blank (only spaces, tabs or line breaks): {KEY_HELP}"),
+    "key of a line break": ({**GOOD, "api_key": "\n"}, f"api_key is blank (only spaces, tabs or line breaks): {KEY_HELP}"),
+    "base_url ending in /v1": ({**GOOD, "base_url": "https://api.chartmogul.com/v1"}, f"base_url 'https://api.chartmogul.com/v1' has a path: {BASE_URL_FIX}"),
+    "base_url ending in /v1/": ({**GOOD, "base_url": "https://api.chartmogul.com/v1/"}, f"base_url 'https://api.chartmogul.com/v1/' has a path: {BASE_URL_FIX}"),
+    "base_url with another path": ({**GOOD, "base_url": "https://api.chartmogul.com/api"}, f"base_url 'https://api.chartmogul.com/api' has a path: {BASE_URL_FIX}"),
+    "local base_url with a path": ({**GOOD, "base_url": "http://127.0.0.1:9/v1"}, "base_url 'http://127.0.0.1:9/v1' has a path: give the scheme and host only, for example http://127.0.0.1:9 (the connector adds /v1/ itself)."),
+    "base_url with a query": ({**GOOD, "base_url": "https://api.chartmogul.com?version=1"}, f"base_url 'https://api.chartmogul.com?version=1' has a query: {BASE_URL_FIX}"),
+    "base_url with a line break": ({**GOOD, "base_url": "http://127.0.0.1:9\n"}, "base_url 'http://127.0.0.1:9\\n' is not valid: use https://..., or http:// only to localhost, 127.0.0.1 or [::1], so the key never crosses a network in clear text (for example https://api.chartmogul.com)."),
+    "start_date in the future": ({**GOOD, "start_date": "2099-01-01T00:00:00Z"}, "start_date 2099-01-01T00:00:00Z is in the future: activities and metrics would read nothing; set start_date to a past date-time (for example 2017-01-25T06:30:00Z)."),
+    "start_date in the future, end_date later": ({**GOOD, "start_date": "2099-01-01T00:00:00Z", "end_date": "2099-12-31T00:00:00Z"}, "start_date 2099-01-01T00:00:00Z is in the future: activities and metrics would read nothing; set start_date to a past date-time (for example 2017-01-25T06:30:00Z)."),
     "number as text": ({**GOOD, "concurrency_level": "ten"}, "concurrency_level must be a number, not a string."),
     "re-read days of zero": ({**GOOD, "subscriptions_reread_days": 0}, "subscriptions_reread_days 0 is out of range: use a whole number from 1 to 365."),
     "re-read days not whole": ({**GOOD, "subscriptions_reread_days": 2.5}, "subscriptions_reread_days must be a whole number, not 2.5."),
