@@ -141,14 +141,19 @@ class SourceChartmogul(ConcurrentDeclarativeSource):
     def catalog_problem(self, catalog: Any) -> Optional[str]:
         """The first stream of a configured catalog this connector cannot read as asked, as one line; None if all can.
 
-        The CDK skips an unknown stream without a word (the sync "succeeds" with nothing). Incremental asked of a
+        The CDK skips an unknown stream without a word (the sync "succeeds" with nothing), and reads a stream listed
+        twice twice. Incremental asked of a
         full-refresh-only stream is left to the CDK, which reads the stream whole: PyAirbyte asks every stream for
         incremental and relies on that."""
+        seen = set()
         for entry in (catalog or {}).get("streams", []) if isinstance(catalog, Mapping) else []:
             name = (entry.get("stream") or {}).get("name")
             if name not in self._declared:
                 return (f"Unknown stream {name!r} in the catalog: remove it or run discover for the stream names"
                         f" ({', '.join(sorted(self._declared))}).")
+            if name in seen:  # the CDK reads it once per entry: every record twice
+                return f"Stream {name!r} is listed twice in the catalog: keep one entry for it, with the sync mode wanted."
+            seen.add(name)
         return None
 
     def state_problem(self, state: Any) -> Optional[str]:

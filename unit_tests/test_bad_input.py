@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from integration_tests.connector_cli import STREAMS, run_connector
+from integration_tests.connector_cli import STREAMS, configured, run_connector
 from integration_tests.reliability import assert_key_hidden
 
 SECRET_KEY = "sk_live_BadInput+4c81/e07a6d2f"
@@ -60,8 +60,13 @@ BAD_SETTINGS = {
     "flag as text": ({**GOOD, "include_disabled_and_invalid": "no"}, "include_disabled_and_invalid must be a boolean, not a string."),
 }
 CUSTOMERS = STREAMS[0]
+ACTIVITIES = next(entry for entry in STREAMS if entry["stream"]["name"] == "activities")
 BAD_CATALOGS = {
-    "unknown stream": ({**CUSTOMERS, "stream": {**CUSTOMERS["stream"], "name": "customerz"}}, "Unknown stream 'customerz' in the catalog: remove it or run discover for the stream names (account, activities, contacts, customer_count, customer_notes, customer_subscriptions, customers, data_sources, invoices, key_metrics, mrr_metrics, opportunities, plan_group_plans, plan_groups, plans, subscription_events, tasks)."),
+    "unknown stream": ([{**CUSTOMERS, "stream": {**CUSTOMERS["stream"], "name": "customerz"}}], "Unknown stream 'customerz' in the catalog: remove it or run discover for the stream names (account, activities, contacts, customer_count, customer_notes, customer_subscriptions, customers, data_sources, invoices, key_metrics, mrr_metrics, opportunities, plan_group_plans, plan_groups, plans, subscription_events, tasks)."),
+    "stream listed twice": ([CUSTOMERS, CUSTOMERS], "Stream 'customers' is listed twice in the catalog: keep one entry for it, with the sync mode wanted."),
+    "stream listed twice, in two sync modes": (
+        [configured(ACTIVITIES, "full_refresh"), CUSTOMERS, configured(ACTIVITIES, "incremental")],
+        "Stream 'activities' is listed twice in the catalog: keep one entry for it, with the sync mode wanted."),
 }
 
 
@@ -92,9 +97,9 @@ def test_read_and_discover_fail_on_the_bad_setting_before_any_request_with_one_l
     assert "Traceback" not in run.stdout + run.stderr
 
 
-@pytest.mark.parametrize("entry,message", BAD_CATALOGS.values(), ids=BAD_CATALOGS.keys())
-def test_read_refuses_a_catalog_it_cannot_honour(entry: Any, message: str, tmp_path: Path) -> None:
-    returncode, messages = cli(tmp_path, "read", catalog={"streams": [entry]})
+@pytest.mark.parametrize("entries,message", BAD_CATALOGS.values(), ids=BAD_CATALOGS.keys())
+def test_read_refuses_a_catalog_it_cannot_honour(entries: Any, message: str, tmp_path: Path) -> None:
+    returncode, messages = cli(tmp_path, "read", catalog={"streams": entries})
     assert returncode == 1
     assert [(m["trace"]["error"]["message"], m["trace"]["error"]["failure_type"]) for m in messages if m["type"] == "TRACE"] == [(message, "config_error")]
 
