@@ -23,6 +23,7 @@ from airbyte_cdk.models import (
     AirbyteLogMessage,
     AirbyteMessage,
     AirbyteMessageSerializer,
+    AirbyteStateMessageSerializer,
     AirbyteTraceMessage,
     ConnectorSpecification,
     FailureType,
@@ -36,7 +37,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_chartmogul import speed
 from source_chartmogul.config_check import config_problem
-from source_chartmogul.source import SourceChartmogul, written_manifest
+from source_chartmogul.source import SourceChartmogul, UnusableState, written_manifest
 
 
 def _forms_of_a_secret(secret: str) -> List[str]:
@@ -82,7 +83,8 @@ class ChartmogulEntrypoint(AirbyteEntrypoint):
 
 def _source_for(parsed: argparse.Namespace) -> tuple[SourceChartmogul, Optional[str]]:
     """The source built with the command's config, catalog and state (the CDK reads them from the constructor), and
-    what is wrong with the config, as one line (None if nothing)."""
+    what is wrong with the config, as one line (None if nothing). A state of a shape no stream can resume from raises
+    UnusableState."""
     config_path = getattr(parsed, "config", None)
     catalog_path = getattr(parsed, "catalog", None)
     state_path = getattr(parsed, "state", None)
@@ -103,7 +105,8 @@ def _read_problem(parsed: argparse.Namespace, source: SourceChartmogul) -> Optio
         return None
     problem = source.catalog_problem(json.loads(Path(parsed.catalog).read_text()))
     if not problem and getattr(parsed, "state", None):
-        problem = source.state_problem(json.loads(Path(parsed.state).read_text()))
+        state = source.readable_state(SourceChartmogul.read_state(parsed.state))  # as the source was given it
+        problem = source.state_problem([AirbyteStateMessageSerializer.dump(message) for message in state])
     return problem
 
 
@@ -179,6 +182,8 @@ def run(args: Optional[List[str]] = None) -> None:
         # check answers a bad config with a FAILED status (ChartmogulEntrypoint.validate_connection); discover and read
         # would raise it through the CDK's excepthook, a FATAL log with a traceback before the line: refused here.
         problem = (bad_config if parsed.command in ("discover", "read") else None) or _read_problem(parsed, source)
+    except UnusableState as error:
+        _fail(str(error))
     except Exception as error:  # an unreadable --config/--catalog/--state file
         _fail(f"Could not start: {error}", str(error), traceback.format_exc())
     if problem:
