@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 from integration_tests.connector_cli import Run, run_connector
+from source_chartmogul.run import INTERRUPTED
 
 # Distinctive, so that any echo of it (logs, traces, error messages, an Authorization header) is found; "+" and "/"
 # make its URL-encoded forms differ from it.
@@ -52,9 +53,12 @@ def interrupted_messages(args: list[str], cwd: Path, after_states: int, signal_n
     `stream`, or of any stream), `reader_lag_s` after it (a reader that stops reading for that long, as a destination
     applying backpressure does: the pipe fills, and the connector is blocked in the middle of writing a batch when the
     signal comes); the messages the connector delivered. After a SIGKILL, what it emitted up to that point (the rest of
-    the pipe may end on a torn line); after a SIGTERM, everything it wrote up to its exit, each line of which must be a
-    whole message."""
-    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=cwd)
+    the pipe may end on a torn line); after a SIGTERM or a SIGINT, everything it wrote up to its exit, each line of which
+    must be a whole message. A SIGINT (Ctrl-C) must end it with exit status 130, nothing on stderr (no traceback) and
+    the line that says so."""
+    stderr_file = cwd / "interrupted.stderr"
+    with stderr_file.open("w") as stderr:
+        process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=stderr, text=True, cwd=cwd)
     messages, states = [], 0
     assert process.stdout is not None
     for line in process.stdout:
@@ -69,7 +73,11 @@ def interrupted_messages(args: list[str], cwd: Path, after_states: int, signal_n
                 if signal_number == signal.SIGKILL:
                     break
     process.wait(timeout=60)
-    assert process.returncode == -signal_number, "the sync ended before the signal: choose an earlier point"
+    assert process.returncode == (130 if signal_number == signal.SIGINT else -signal_number), \
+        f"the sync ended with {process.returncode}: before the signal? choose an earlier point"
+    if signal_number == signal.SIGINT:
+        assert stderr_file.read_text() == ""
+        assert messages[-1] == {"type": "LOG", "log": {"level": "WARN", "message": INTERRUPTED}}
     return messages
 
 

@@ -90,9 +90,9 @@ def test_a_wrong_key_fails_check_with_the_fix(emulator: Emulator, tmp_path: Path
     assert run.returncode == 0
     assert [m["connectionStatus"] for m in run.of_type("CONNECTION_STATUS")] == [{
         "status": "FAILED",
-        # The CDK's CheckStream wraps the requester's message in its own words and quotes.
-        "message": "'Stream account is not available: ChartMogul rejected the API key (HTTP 401). Check that api_key"
-        " holds a current key, or create a read-only one in ChartMogul under Settings > Your Account > API Keys.'",
+        # The CDK's CheckStream prefixes the requester's message with its own words (the quotes it adds are removed).
+        "message": "Stream account is not available: ChartMogul rejected the API key (HTTP 401). Check that api_key"
+        " holds a current key, or create a read-only one in ChartMogul under Settings > Your Account > API Keys.",
     }]
 
 

@@ -4,8 +4,10 @@ message; an unusable state is refused with one line, never silently read as "not
 
 from __future__ import annotations
 
+import json
 import random
 import signal
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +56,15 @@ def test_a_cancelled_sync_ends_on_a_whole_message_and_resumed_from_its_last_stat
 ) -> None:
     """SIGTERM is how the Airbyte platform cancels a sync."""
     interrupted_then_resumed(signal.SIGTERM, seed, chartmogul_emulator_factory, tmp_path)
+
+
+@pytest.mark.parametrize("seed", [30])
+def test_ctrl_c_ends_on_a_whole_message_and_one_line_with_status_130_and_resumed_from_its_last_state_delivers_everything(
+    seed: int, chartmogul_emulator_factory: Any, tmp_path: Path
+) -> None:
+    """SIGINT is how a user at a terminal stops a sync: no KeyboardInterrupt traceback (stderr stays empty), the last
+    line says what happened and how to go on."""
+    interrupted_then_resumed(signal.SIGINT, seed, chartmogul_emulator_factory, tmp_path)
 
 
 LONG_LISTS = ["customers", "invoices", "subscription_events"]
@@ -119,6 +130,8 @@ def test_an_unusable_list_state_is_refused_with_one_line(stream: str, key: str, 
 BAD_STATES = {
     "malformed": ({"date": "garbage"}, "The saved state of activities has date 'garbage', not a UTC date-time: reset the activities stream to read it again from start_date."),
     "a number": ({"date": 1717200000}, "The saved state of activities has date 1717200000, not a UTC date-time: reset the activities stream to read it again from start_date."),
+    "without a UTC offset": ({"date": "2024-06-01T00:00:00"}, "The saved state of activities has date '2024-06-01T00:00:00', not a UTC date-time: reset the activities stream to read it again from start_date."),
+    "a day only": ({"date": "2024-06-01"}, "The saved state of activities has date '2024-06-01', not a UTC date-time: reset the activities stream to read it again from start_date."),
     "from the future": ({"date": "2099-01-01T00:00:00Z"}, "The saved state of activities has date 2099-01-01T00:00:00Z, in the future: a sync from it would read nothing; reset the activities stream to read it again from start_date."),
 }
 
@@ -130,12 +143,62 @@ def test_an_unusable_state_is_refused_with_one_line(state: Any, message: str, ch
     assert [(e["message"], e["failure_type"]) for e in run.errors()] == [(message, "config_error")]
 
 
-@pytest.mark.parametrize("state", [{"date": "2024-06-01T00:00:00+00:00"}, {"state": {"date": "2024-06-01T00:00:00Z"}}], ids=["offset date, as records carry it", "another shape, no date"])
-def test_an_older_format_state_is_read_safely(state: Any, chartmogul_emulator_factory: Any, tmp_path: Path) -> None:
-    """Documented safe behaviour: a date with an offset resumes from it; a state without `date` reads from start_date."""
+OTHER_DATE_FORMS = {  # each the instant 2024-06-01T00:00:00Z (or a fraction after it), which the sync resumes from
+    "offset date, as records carry it": "2024-06-01T00:00:00+00:00",
+    "milliseconds": "2024-06-01T00:00:00.000Z",
+    "microseconds and an offset": "2024-06-01T00:00:00.123456+00:00",
+    "another offset": "2024-06-01T02:00:00+02:00",
+    "a negative offset without colon": "2024-05-31T19:00:00-0500",
+    "a space for the T": "2024-06-01 00:00:00Z",
+}
+
+
+@pytest.mark.parametrize("date", OTHER_DATE_FORMS.values(), ids=OTHER_DATE_FORMS.keys())
+def test_a_state_date_in_another_iso_8601_form_resumes_from_its_instant(date: str, chartmogul_emulator_factory: Any, tmp_path: Path) -> None:
+    """Before, a fraction of a second failed the sync ("Something went wrong in the connector", system_error)."""
     emulator = chartmogul_emulator_factory(seed=25, customers=100, activities=1000, api_key=SECRET_KEY)
     config = {**CONFIG, "base_url": emulator.url}
-    run = run_without_leaking("read", tmp_path, config, streams=["activities"], sync_mode="incremental", state=state)
+    run = run_without_leaking("read", tmp_path, config, streams=["activities"], sync_mode="incremental", state={"date": date})
     assert run.returncode == 0 and run.errors() == []
-    since = "2024-05-02T00:00:00" if "date" in state else CONFIG["start_date"][:19]  # the state minus the 30-day lookback
+    since = "2024-05-02T00:00:00"  # the instant minus the 30-day lookback
     assert {a["uuid"] for a in run.records("activities")} == {a["uuid"] for a in ground_truth(emulator, "activities", config) if a["date"][:19] >= since}
+
+
+def test_a_state_in_the_older_per_connector_shape_is_read_as_each_stream_state(chartmogul_emulator_factory: Any, tmp_path: Path) -> None:
+    """An object of stream states keyed by stream name, not a list of state messages: before, `Schema validation
+    failed: - "activities" is not of type "object"`, on two lines."""
+    emulator = chartmogul_emulator_factory(seed=25, customers=100, activities=1000, api_key=SECRET_KEY)
+    config = {**CONFIG, "base_url": emulator.url}
+    args = connector_command("read", tmp_path, config, streams=["activities"], sync_mode="incremental", state={"date": "x"})
+    (tmp_path / "state.json").write_text(json.dumps({"activities": {"date": "2024-06-01T00:00:00.000Z"}}))
+    result = subprocess.run(args, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    messages = [json.loads(line) for line in result.stdout.splitlines()]
+    assert result.returncode == 0 and not [m for m in messages if m["type"] == "TRACE" and m["trace"]["type"] == "ERROR"]
+    records = {m["record"]["data"]["uuid"] for m in messages if m["type"] == "RECORD"}
+    assert records == {a["uuid"] for a in ground_truth(emulator, "activities", config) if a["date"][:19] >= "2024-05-02T00:00:00"}
+
+
+UNUSABLE_STATE_SHAPES = {
+    "a stream state that is not an object": ({"activities": "2024-06-01T00:00:00Z"}, "The saved state of activities is '2024-06-01T00:00:00Z', not an object: reset the activities stream to read it again."),
+    "neither a list nor an object": ("2024-06-01T00:00:00Z", "The saved state is '2024-06-01T00:00:00Z', not a list of state messages: reset the connection's streams to read them again from start_date."),
+}
+
+
+@pytest.mark.parametrize("state,message", UNUSABLE_STATE_SHAPES.values(), ids=UNUSABLE_STATE_SHAPES.keys())
+def test_a_state_of_a_shape_no_stream_resumes_from_is_refused_with_one_line(state: Any, message: str, tmp_path: Path) -> None:
+    args = connector_command("read", tmp_path, {**CONFIG, "base_url": "http://127.0.0.1:9"}, streams=["activities"], sync_mode="incremental", state={})
+    (tmp_path / "state.json").write_text(json.dumps(state))
+    result = subprocess.run(args, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert result.returncode == 1
+    (trace,) = [json.loads(line) for line in result.stdout.splitlines()]
+    assert (trace["trace"]["error"]["message"], trace["trace"]["error"]["failure_type"]) == (message, "config_error")
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_a_state_without_the_cursor_field_reads_from_start_date(chartmogul_emulator_factory: Any, tmp_path: Path) -> None:
+    """Documented safe behaviour: another shape, without `date`, reads from start_date: nothing skipped."""
+    emulator = chartmogul_emulator_factory(seed=25, customers=100, activities=1000, api_key=SECRET_KEY)
+    config = {**CONFIG, "base_url": emulator.url}
+    run = run_without_leaking("read", tmp_path, config, streams=["activities"], sync_mode="incremental", state={"state": {"date": "2024-06-01T00:00:00Z"}})
+    assert run.returncode == 0 and run.errors() == []
+    assert {a["uuid"] for a in run.records("activities")} == {a["uuid"] for a in ground_truth(emulator, "activities", config)}

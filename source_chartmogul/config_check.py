@@ -9,8 +9,9 @@ that JSON schema cannot state (end_date after start_date).
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Mapping, Optional
+from urllib.parse import urlsplit
 
 from jsonschema import Draft7Validator
 from jsonschema.exceptions import ValidationError
@@ -19,6 +20,7 @@ from jsonschema.exceptions import ValidationError
 # `__...` (Connector Builder).
 _INTERNAL_KEY_PREFIXES = ("_",)
 
+_DATE_TIME = "%Y-%m-%dT%H:%M:%SZ"  # start_date and end_date, as the spec's pattern says
 _JSON_TYPE_NAMES = {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list", dict: "an object", type(None): "null"}
 
 
@@ -46,6 +48,9 @@ def config_problem(config: Mapping[str, Any], spec: Mapping[str, Any]) -> Option
     start, end = config.get("start_date"), config.get("end_date")
     if start and end and end < start:  # same fixed-width UTC format, so text order is time order
         return f"end_date {end} is before start_date {start}: set end_date after start_date, or leave it out to read up to now."
+    if start and start > datetime.now(timezone.utc).strftime(_DATE_TIME):  # the CDK's cursor would read nothing, silently
+        return (f"start_date {start} is in the future: activities and metrics would read nothing; set start_date to a"
+                " past date-time (for example 2017-01-25T06:30:00Z).")
     return None
 
 
@@ -72,6 +77,14 @@ def _describe(error: ValidationError, properties: Mapping[str, Any]) -> str:
         return f"{name} {shown} is not one of {', '.join(map(str, schema['enum']))}: pick one of those."
     if error.validator == "minLength":
         return f"{name} is empty: {schema.get('description', 'give it a value').strip()}"
+    if error.validator == "pattern" and schema.get("airbyte_secret"):  # never shown: say where the whitespace is
+        if not error.instance.strip():
+            return f"{name} is blank (only spaces, tabs or line breaks): {schema.get('description', 'give it a value').strip()}"
+        return f"{name} has a space, tab or line break {_where_whitespace(error.instance)}: {schema['pattern_descriptor']}."
+    if error.validator == "pattern" and name == "base_url" and _has_a_path(error.instance, schema["pattern"]):
+        return (f"base_url {error.instance!r} has {'a path' if urlsplit(error.instance).path.strip('/') else 'a query'}:"
+                f" give the scheme and host only, for example"
+                f" {_without_path(error.instance)} (the connector adds /v1/ itself).")
     if error.validator == "pattern" and name in _LIST_SETTINGS:
         return _list_problem(name, error.instance, schema)
     if error.validator == "pattern":
@@ -100,6 +113,21 @@ def _list_problem(name: str, value: str, schema: Mapping[str, Any]) -> str:
     return f"{name} {value!r} lists {wrong!r}, which is not {item_rule}: {fix}."
 
 
+def _where_whitespace(value: str) -> str:
+    ends = [end for end, char in (("start", value[0]), ("end", value[-1])) if char.isspace()]
+    return f"at its {' and '.join(ends)}" if ends else "inside it"
+
+
+def _without_path(url: str) -> str:
+    parts = urlsplit(url.strip())
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _has_a_path(url: str, pattern: str) -> bool:
+    """Whether `url` breaks the base_url pattern only by its path (or query): the rest is a base_url the spec admits."""
+    return bool(urlsplit(url.strip()).path.strip("/") or urlsplit(url).query) and re.search(pattern, _without_path(url)) is not None
+
+
 def _example(schema: Mapping[str, Any]) -> Any:
     examples = schema.get("examples") or [schema.get("default")]
     return examples[0] if examples[0] is not None else ""
@@ -107,7 +135,7 @@ def _example(schema: Mapping[str, Any]) -> Any:
 
 def _is_calendar_date_time(value: str) -> bool:
     try:
-        datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ")
+        datetime.strptime(value, _DATE_TIME)
     except ValueError:
         return False
     return True

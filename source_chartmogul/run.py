@@ -6,6 +6,7 @@ import argparse
 import base64
 import functools
 import json
+import os
 import signal
 import sys
 import threading
@@ -19,11 +20,14 @@ from airbyte_cdk.entrypoint import AirbyteEntrypoint
 from airbyte_cdk.logger import PRINT_BUFFER
 from airbyte_cdk.models import (
     AirbyteErrorTraceMessage,
+    AirbyteLogMessage,
     AirbyteMessage,
     AirbyteMessageSerializer,
+    AirbyteStateMessageSerializer,
     AirbyteTraceMessage,
     ConnectorSpecification,
     FailureType,
+    Level,
     TraceType,
     Type,
 )
@@ -33,7 +37,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_chartmogul import speed
 from source_chartmogul.config_check import config_problem
-from source_chartmogul.source import SourceChartmogul, written_manifest
+from source_chartmogul.source import SourceChartmogul, UnusableState, written_manifest
 
 
 def _forms_of_a_secret(secret: str) -> List[str]:
@@ -77,20 +81,22 @@ class ChartmogulEntrypoint(AirbyteEntrypoint):
             raise AirbyteTracedException(message=problem, internal_message=problem, failure_type=FailureType.config_error)
 
 
-def _source_for(parsed: argparse.Namespace) -> SourceChartmogul:
-    """The source built with the command's config, catalog and state (the CDK reads them from the constructor)."""
+def _source_for(parsed: argparse.Namespace) -> tuple[SourceChartmogul, Optional[str]]:
+    """The source built with the command's config, catalog and state (the CDK reads them from the constructor), and
+    what is wrong with the config, as one line (None if nothing). A state of a shape no stream can resume from raises
+    UnusableState."""
     config_path = getattr(parsed, "config", None)
     catalog_path = getattr(parsed, "catalog", None)
     state_path = getattr(parsed, "state", None)
     config = SourceChartmogul.read_config(config_path) if config_path else None
-    if config is not None and config_problem(config, _manifest()["spec"]["connection_specification"]):
-        config = None  # never build streams from a bad config; the entrypoint reports the problem
-    return SourceChartmogul(
+    problem = config_problem(config, _manifest()["spec"]["connection_specification"]) if config is not None else None
+    source = SourceChartmogul(
         catalog=SourceChartmogul.read_catalog(catalog_path) if catalog_path else None,
-        config=config,
+        config=None if problem else config,  # never build streams from a bad config
         state=SourceChartmogul.read_state(state_path) if state_path else None,
         config_path=config_path,
     )
+    return source, problem
 
 
 def _read_problem(parsed: argparse.Namespace, source: SourceChartmogul) -> Optional[str]:
@@ -99,7 +105,8 @@ def _read_problem(parsed: argparse.Namespace, source: SourceChartmogul) -> Optio
         return None
     problem = source.catalog_problem(json.loads(Path(parsed.catalog).read_text()))
     if not problem and getattr(parsed, "state", None):
-        problem = source.state_problem(json.loads(Path(parsed.state).read_text()))
+        state = source.readable_state(SourceChartmogul.read_state(parsed.state))  # as the source was given it
+        problem = source.state_problem([AirbyteStateMessageSerializer.dump(message) for message in state])
     return problem
 
 
@@ -125,37 +132,58 @@ def _fail(message: str, internal_message: Optional[str] = None, stack_trace: Opt
     sys.exit(1)
 
 
-def _stop_on_sigterm_after_a_whole_message() -> None:
-    """The platform cancels a sync with SIGTERM. Python's default is to die at once, and with a reader that lags (a
-    destination's backpressure) that is in the middle of writing a batch of the print buffer: stdout ended on a torn
-    line (test_interrupted_syncs). A Python handler is no cure: it runs inside the interrupted write, and the batch was
-    still cut short. So SIGTERM is blocked in every thread (set before any is started, so all inherit it) and one
-    thread waits for it: it takes the print buffer's lock, so any write in progress completes, writes what is buffered
-    (whole messages: each is written under that lock) and, still holding the lock so that nothing more is written,
-    lets SIGTERM end the process as it would have (exit status -15, which PyAirbyte expects when it stops a
-    connector: 143 from an exit would fail its sync)."""
+def _stop_on_signals_after_a_whole_message() -> None:
+    """The platform cancels a sync with SIGTERM; a user at a terminal with Ctrl-C (SIGINT). Python's default is to die
+    at once, and with a reader that lags (a destination's backpressure) that is in the middle of writing a batch of the
+    print buffer: stdout ended on a torn line (test_interrupted_syncs); on SIGINT, after a KeyboardInterrupt traceback.
+    A Python handler is no cure: it runs inside the interrupted write, and the batch was still cut short. So both are
+    blocked in every thread (set before any is started, so all inherit it) and one thread waits for them: it takes the
+    print buffer's lock, so any write in progress completes, and writes what is buffered (whole messages: each is
+    written under that lock); then, still holding the lock so that nothing more is written,
+    - on SIGTERM lets it end the process as it would have (exit status -15, which PyAirbyte expects when it stops a
+      connector: 143 from an exit would fail its sync);
+    - on SIGINT writes one LOG line saying so and exits 130, the shell's status for an interrupted command, with no
+      traceback."""
     if threading.current_thread() is not threading.main_thread():
-        return  # a test calling run() from another thread keeps Python's default
+        return  # a test calling run() from another thread keeps Python's defaults
 
     def wait_then_flush_and_exit() -> None:
-        signal.sigwait({signal.SIGTERM})
+        received = signal.sigwait({signal.SIGTERM, signal.SIGINT})
         PRINT_BUFFER.lock.acquire()
         PRINT_BUFFER.flush()
+        if received == signal.SIGINT:
+            sys.__stdout__.write(_log_line("WARN", INTERRUPTED))  # type: ignore[union-attr]
+            sys.__stdout__.flush()  # type: ignore[union-attr]
+            os._exit(130)  # the workers may be blocked in a request: no cleanup to wait for, stdout is flushed
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})  # its action is still Python's default: to end
         signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
 
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
-    threading.Thread(target=wait_then_flush_and_exit, name="stop_on_sigterm", daemon=True).start()
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+    threading.Thread(target=wait_then_flush_and_exit, name="stop_on_signals", daemon=True).start()
+
+
+INTERRUPTED = ("Interrupted (SIGINT, Ctrl-C): stopped after the last whole message; a sync given the last STATE message"
+               " emitted resumes from there.")
+
+
+def _log_line(level: str, message: str) -> str:
+    """One protocol LOG message, as a line of stdout."""
+    log = AirbyteLogMessage(level=Level[level], message=message)
+    return orjson.dumps(AirbyteMessageSerializer.dump(AirbyteMessage(type=Type.LOG, log=log))).decode() + "\n"
 
 
 def run(args: Optional[List[str]] = None) -> None:
     args = sys.argv[1:] if args is None else args
-    _stop_on_sigterm_after_a_whole_message()  # first: the threads started after it inherit SIGTERM blocked
+    _stop_on_signals_after_a_whole_message()  # first: the threads started after it inherit SIGTERM blocked
     speed.on_command_start()
     parsed = AirbyteEntrypoint.parse_args(args)
     try:
-        source = _source_for(parsed)
-        problem = _read_problem(parsed, source)
+        source, bad_config = _source_for(parsed)
+        # check answers a bad config with a FAILED status (ChartmogulEntrypoint.validate_connection); discover and read
+        # would raise it through the CDK's excepthook, a FATAL log with a traceback before the line: refused here.
+        problem = (bad_config if parsed.command in ("discover", "read") else None) or _read_problem(parsed, source)
+    except UnusableState as error:
+        _fail(str(error))
     except Exception as error:  # an unreadable --config/--catalog/--state file
         _fail(f"Could not start: {error}", str(error), traceback.format_exc())
     if problem:

@@ -21,6 +21,7 @@ customers list (its length and last customer uuid), and a sync given that state 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 import zlib
@@ -313,14 +314,37 @@ class CustomerSubscriptionsCursor(CheckpointCursor):
 FUTURE = "in the future: a sync from it would read nothing"
 
 
+# An ISO 8601 date-time with a UTC offset: what the activities cursor writes (STATE_DATE_FORMAT), what records carry
+# (+00:00), and the forms other tools write (a fraction of a second, another offset, a space for the T).
+_ISO_DATE_TIME = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})[Tt ]([0-9]{2}:[0-9]{2}:[0-9]{2})(?:[.,][0-9]+)?([Zz]|[+-][0-9]{2}:?[0-9]{2})")
+
+
+def utc_date_time(date: Any) -> Optional[datetime]:
+    """`date` as a UTC datetime in whole seconds (a fraction dropped: a sync from it misses nothing), if it is an ISO
+    8601 date-time with a UTC offset; None otherwise."""
+    match = _ISO_DATE_TIME.fullmatch(date) if isinstance(date, str) else None
+    if match is None:
+        return None
+    day, clock, offset = match.groups()
+    try:
+        parsed = datetime.strptime(f"{day}T{clock}{'+0000' if offset in 'Zz' else offset.replace(':', '')}", "%Y-%m-%dT%H:%M:%S%z")
+    except ValueError:  # a 13th month, a 25th hour
+        return None
+    return parsed.astimezone(timezone.utc)
+
+
+def state_date(date: Any) -> Any:
+    """A saved cursor date in the one format the CDK's activities cursor parses back (STATE_DATE_FORMAT), the same
+    instant; `date` itself if it is no UTC date-time (date_problem refuses it)."""
+    parsed = utc_date_time(date)
+    return parsed.strftime(STATE_DATE_FORMAT) if parsed else date
+
+
 def date_problem(date: Any) -> Optional[str]:
     """Why `date` cannot be a saved activities cursor (the activities stream's, or this stream's parent_state), or
     None: it must be a UTC date-time, not after now."""
-    try:
-        parsed = datetime.fromisoformat(str(date).replace("Z", "+00:00"))
-    except ValueError:
-        parsed = None
-    if not isinstance(date, str) or parsed is None or parsed.tzinfo is None:
+    parsed = utc_date_time(date)
+    if parsed is None:
         return "not a UTC date-time"
     return FUTURE if parsed > datetime.now(timezone.utc) else None
 

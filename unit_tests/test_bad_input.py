@@ -9,13 +9,15 @@ from typing import Any
 
 import pytest
 
-from integration_tests.connector_cli import STREAMS, run_connector
+from integration_tests.connector_cli import STREAMS, configured, run_connector
 from integration_tests.reliability import assert_key_hidden
 
 SECRET_KEY = "sk_live_BadInput+4c81/e07a6d2f"
 GOOD = {"api_key": SECRET_KEY, "start_date": "2021-01-01T00:00:00Z", "base_url": "http://127.0.0.1:9"}
 KEY_HELP = "A ChartMogul API key (read-only is enough). Create one in ChartMogul under Settings > Your Account > API Keys."
 DATE_FIX = "use yyyy-mm-ddThh:mm:ssZ (for example 2017-01-25T06:30:00Z)."
+KEY_FIX = "a ChartMogul API key holds none, so copy it again without them (a copy-paste often adds a line break or a space)."
+BASE_URL_FIX = "give the scheme and host only, for example https://api.chartmogul.com (the connector adds /v1/ itself)."
 BAD_SETTINGS = {
     "missing key": ({k: v for k, v in GOOD.items() if k != "api_key"}, f"Missing setting api_key: {KEY_HELP}"),
     "empty key": ({**GOOD, "api_key": ""}, f"api_key is empty: {KEY_HELP}"),
@@ -30,6 +32,22 @@ BAD_SETTINGS = {
     "end before start": ({**GOOD, "end_date": "2020-01-01T00:00:00Z"}, "end_date 2020-01-01T00:00:00Z is before start_date 2021-01-01T00:00:00Z: set end_date after start_date, or leave it out to read up to now."),
     "unknown interval": ({**GOOD, "interval": "fortnight"}, "interval 'fortnight' is not one of day, week, month, quarter, year: pick one of those."),
     "remote http base_url": ({**GOOD, "base_url": "http://api.chartmogul.com"}, "base_url 'http://api.chartmogul.com' is not valid: use https://..., or http:// only to localhost, 127.0.0.1 or [::1], so the key never crosses a network in clear text (for example https://api.chartmogul.com)."),
+    "key with a trailing line break": ({**GOOD, "api_key": SECRET_KEY + "\n"}, f"api_key has a space, tab or line break at its end: {KEY_FIX}"),
+    "key with a trailing CRLF": ({**GOOD, "api_key": SECRET_KEY + "\r\n"}, f"api_key has a space, tab or line break at its end: {KEY_FIX}"),
+    "key with trailing spaces": ({**GOOD, "api_key": SECRET_KEY + "  "}, f"api_key has a space, tab or line break at its end: {KEY_FIX}"),
+    "key after a tab": ({**GOOD, "api_key": "\t" + SECRET_KEY}, f"api_key has a space, tab or line break at its start: {KEY_FIX}"),
+    "key between spaces": ({**GOOD, "api_key": f" {SECRET_KEY} "}, f"api_key has a space, tab or line break at its start and end: {KEY_FIX}"),
+    "key cut by a space": ({**GOOD, "api_key": SECRET_KEY[:8] + " " + SECRET_KEY[8:]}, f"api_key has a space, tab or line break inside it: {KEY_FIX}"),
+    "key of spaces": ({**GOOD, "api_key": "   "}, f"api_key is blank (only spaces, tabs or line breaks): {KEY_HELP}"),
+    "key of a line break": ({**GOOD, "api_key": "\n"}, f"api_key is blank (only spaces, tabs or line breaks): {KEY_HELP}"),
+    "base_url ending in /v1": ({**GOOD, "base_url": "https://api.chartmogul.com/v1"}, f"base_url 'https://api.chartmogul.com/v1' has a path: {BASE_URL_FIX}"),
+    "base_url ending in /v1/": ({**GOOD, "base_url": "https://api.chartmogul.com/v1/"}, f"base_url 'https://api.chartmogul.com/v1/' has a path: {BASE_URL_FIX}"),
+    "base_url with another path": ({**GOOD, "base_url": "https://api.chartmogul.com/api"}, f"base_url 'https://api.chartmogul.com/api' has a path: {BASE_URL_FIX}"),
+    "local base_url with a path": ({**GOOD, "base_url": "http://127.0.0.1:9/v1"}, "base_url 'http://127.0.0.1:9/v1' has a path: give the scheme and host only, for example http://127.0.0.1:9 (the connector adds /v1/ itself)."),
+    "base_url with a query": ({**GOOD, "base_url": "https://api.chartmogul.com?version=1"}, f"base_url 'https://api.chartmogul.com?version=1' has a query: {BASE_URL_FIX}"),
+    "base_url with a line break": ({**GOOD, "base_url": "http://127.0.0.1:9\n"}, "base_url 'http://127.0.0.1:9\\n' is not valid: use https://..., or http:// only to localhost, 127.0.0.1 or [::1], so the key never crosses a network in clear text (for example https://api.chartmogul.com)."),
+    "start_date in the future": ({**GOOD, "start_date": "2099-01-01T00:00:00Z"}, "start_date 2099-01-01T00:00:00Z is in the future: activities and metrics would read nothing; set start_date to a past date-time (for example 2017-01-25T06:30:00Z)."),
+    "start_date in the future, end_date later": ({**GOOD, "start_date": "2099-01-01T00:00:00Z", "end_date": "2099-12-31T00:00:00Z"}, "start_date 2099-01-01T00:00:00Z is in the future: activities and metrics would read nothing; set start_date to a past date-time (for example 2017-01-25T06:30:00Z)."),
     "number as text": ({**GOOD, "concurrency_level": "ten"}, "concurrency_level must be a number, not a string."),
     "re-read days of zero": ({**GOOD, "subscriptions_reread_days": 0}, "subscriptions_reread_days 0 is out of range: use a whole number from 1 to 365."),
     "re-read days not whole": ({**GOOD, "subscriptions_reread_days": 2.5}, "subscriptions_reread_days must be a whole number, not 2.5."),
@@ -42,8 +60,13 @@ BAD_SETTINGS = {
     "flag as text": ({**GOOD, "include_disabled_and_invalid": "no"}, "include_disabled_and_invalid must be a boolean, not a string."),
 }
 CUSTOMERS = STREAMS[0]
+ACTIVITIES = next(entry for entry in STREAMS if entry["stream"]["name"] == "activities")
 BAD_CATALOGS = {
-    "unknown stream": ({**CUSTOMERS, "stream": {**CUSTOMERS["stream"], "name": "customerz"}}, "Unknown stream 'customerz' in the catalog: remove it or run discover for the stream names (account, activities, contacts, customer_count, customer_notes, customer_subscriptions, customers, data_sources, invoices, key_metrics, mrr_metrics, opportunities, plan_group_plans, plan_groups, plans, subscription_events, tasks)."),
+    "unknown stream": ([{**CUSTOMERS, "stream": {**CUSTOMERS["stream"], "name": "customerz"}}], "Unknown stream 'customerz' in the catalog: remove it or run discover for the stream names (account, activities, contacts, customer_count, customer_notes, customer_subscriptions, customers, data_sources, invoices, key_metrics, mrr_metrics, opportunities, plan_group_plans, plan_groups, plans, subscription_events, tasks)."),
+    "stream listed twice": ([CUSTOMERS, CUSTOMERS], "Stream 'customers' is listed twice in the catalog: keep one entry for it, with the sync mode wanted."),
+    "stream listed twice, in two sync modes": (
+        [configured(ACTIVITIES, "full_refresh"), CUSTOMERS, configured(ACTIVITIES, "incremental")],
+        "Stream 'activities' is listed twice in the catalog: keep one entry for it, with the sync mode wanted."),
 }
 
 
@@ -60,18 +83,23 @@ def test_check_names_the_bad_setting_and_the_fix(config: Any, message: str, tmp_
     assert [m["connectionStatus"] for m in messages if m["type"] == "CONNECTION_STATUS"] == [{"status": "FAILED", "message": message}]
 
 
+@pytest.mark.parametrize("command", ["read", "discover"])
 @pytest.mark.parametrize("config,message", BAD_SETTINGS.values(), ids=BAD_SETTINGS.keys())
-def test_read_fails_on_the_bad_setting_before_any_request(config: Any, message: str, tmp_path: Path) -> None:
-    returncode, messages = cli(tmp_path, "read", config=config, catalog={"streams": [CUSTOMERS]})
-    assert returncode == 1
-    errors = [m["trace"]["error"] for m in messages if m["type"] == "TRACE"]
-    assert [(e["message"], e["failure_type"]) for e in errors] == [(message, "config_error")]
-    assert not [m for m in messages if m["type"] == "RECORD"]
+def test_read_and_discover_fail_on_the_bad_setting_before_any_request_with_one_line_and_no_traceback(
+        command: str, config: Any, message: str, tmp_path: Path) -> None:
+    run = run_connector(command, tmp_path, config, catalog={"streams": [CUSTOMERS]}, timeout=60)
+    assert_key_hidden(run.stdout + run.stderr, SECRET_KEY)
+    assert run.returncode == 1
+    # The one message, whole: no FATAL log, no stack trace (the CDK's excepthook printed both before).
+    assert [m for m in run.messages if m["type"] != "LOG" or m["log"]["level"] != "INFO"] == [{"type": "TRACE", "trace": {
+        "type": "ERROR", "emitted_at": run.messages[-1]["trace"]["emitted_at"],
+        "error": {"message": message, "internal_message": message, "failure_type": "config_error"}}}]
+    assert "Traceback" not in run.stdout + run.stderr
 
 
-@pytest.mark.parametrize("entry,message", BAD_CATALOGS.values(), ids=BAD_CATALOGS.keys())
-def test_read_refuses_a_catalog_it_cannot_honour(entry: Any, message: str, tmp_path: Path) -> None:
-    returncode, messages = cli(tmp_path, "read", catalog={"streams": [entry]})
+@pytest.mark.parametrize("entries,message", BAD_CATALOGS.values(), ids=BAD_CATALOGS.keys())
+def test_read_refuses_a_catalog_it_cannot_honour(entries: Any, message: str, tmp_path: Path) -> None:
+    returncode, messages = cli(tmp_path, "read", catalog={"streams": entries})
     assert returncode == 1
     assert [(m["trace"]["error"]["message"], m["trace"]["error"]["failure_type"]) for m in messages if m["type"] == "TRACE"] == [(message, "config_error")]
 

@@ -52,8 +52,8 @@ def test_a_rejected_key_fails_check_with_the_same_message() -> None:
 
     assert status.status.name == "FAILED"
     assert status.message == (
-        "'Stream account is not available: ChartMogul rejected the API key (HTTP 401). Check that api_key holds a"
-        " current key, or create a read-only one in ChartMogul under Settings > Your Account > API Keys.'"
+        "Stream account is not available: ChartMogul rejected the API key (HTTP 401). Check that api_key holds a"
+        " current key, or create a read-only one in ChartMogul under Settings > Your Account > API Keys."
     )
 
 
@@ -81,6 +81,34 @@ def test_a_retry_after_header_is_honoured() -> None:
 
     assert len(output.records) == 1
     assert waits(fake_time) == [8.0]  # 7 s + the CDK's 1 s
+
+
+def test_a_retry_after_of_up_to_599_seconds_is_waited_out_and_the_stream_completes() -> None:
+    first_page = request("customers", per_page="200")
+    with retry_waits() as fake_time, HttpMocker() as http:
+        http.get(first_page, [HttpResponse('{"code":429}', 429, headers={"Retry-After": "90"}),
+                              HttpResponse('{"code":429}', 429, headers={"Retry-After": "599"}),
+                              page("entries", [customer(1)], "c1", False)])
+        output = read_customers()
+        http.assert_number_of_calls(first_page, 3)
+
+    assert [r.record.data["uuid"] for r in output.records] == ["cus_0001"]
+    assert not output.errors
+    assert waits(fake_time) == [91.0, 600.0]  # as asked + the CDK's 1 s
+
+
+def test_a_retry_after_of_600_seconds_or_more_fails_the_stream_at_once_as_transient() -> None:
+    first_page = request("customers", per_page="200")
+    with retry_waits() as fake_time, HttpMocker() as http:
+        http.get(first_page, HttpResponse('{"code":429}', 429, headers={"Retry-After": "600"}))
+        output = read_customers()
+        http.assert_number_of_calls(first_page, 1)
+
+    assert output.records == [] and waits(fake_time) == []
+    stream_errors = [e.trace.error for e in output.errors if e.trace.error.stream_descriptor]
+    assert [(e.stream_descriptor.name, e.failure_type, e.message) for e in stream_errors] == [
+        ("customers", FailureType.transient_error, "The rate limit wait time is longer than the connector is allowed to wait.")]
+    assert "Rate limit wait time 600.0s is greater than or equal to the maximum of 600.0s" in stream_errors[0].internal_message
 
 
 def test_a_500_that_never_recovers_fails_after_bounded_retries_naming_stream_and_cause() -> None:
