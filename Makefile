@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: sync test schemas bench clean
+.PHONY: sync test test-without-speed-layer schemas bench clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ sync: $(INSTALLED)
 ## The whole test suite, offline
 test: $(INSTALLED)
 	$(BIN)/python -m pytest
+
+## The suite with the speed layer off (source_chartmogul/speed/): the manifest's own rules for every record, same results
+test-without-speed-layer: $(INSTALLED)
+	SOURCE_CHARTMOGUL_SPEED=off $(BIN)/python -m pytest -m 'not image_tests and not requires_creds'
 
 ## Regenerate the manifest's inline schemas from source_chartmogul/schemas/*.json
 schemas: $(INSTALLED)

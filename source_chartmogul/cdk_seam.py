@@ -50,10 +50,14 @@ def build_activities_from_parent_state(source: Any, config: Mapping[str, Any], c
 
 
 def bound_partitions_waiting(source: Any, at_most: int) -> None:
-    """At most `at_most` partitions wait as futures in the CDK's thread pool (its default lets 10,000 wait). Relies on
-    ThreadPoolManager._max_concurrent_tasks of ConcurrentSource._threadpool, which PartitionEnqueuer asks before it
-    queues a partition. Retired when ConcurrentSource.create (or the manifest's concurrency_level) takes the bound."""
-    source._concurrent_source._threadpool._max_concurrent_tasks = at_most
+    """At most `at_most` partitions wait as futures in the CDK's thread pool (its default lets 10,000 wait), unless the
+    pool has a single worker: that worker generates the partitions, and would wait forever for the ones it queued to be
+    read (concurrency_level 1). Relies on ThreadPoolManager._max_concurrent_tasks of ConcurrentSource._threadpool, which
+    PartitionEnqueuer asks before it queues a partition, and on the executor's _max_workers. Retired when
+    ConcurrentSource.create (or the manifest's concurrency_level) takes the bound."""
+    pool = source._concurrent_source._threadpool
+    if pool._threadpool._max_workers > 1:
+        pool._max_concurrent_tasks = at_most
 
 
 # ---------------------------------------------------------------------------------------------- a built stream

@@ -105,6 +105,20 @@ def test_a_bounded_thread_pool_holds_the_partition_generators_at_the_bound() -> 
     assert pool.prune_to_validate_has_reached_futures_limit() is False  # done partitions make room again
 
 
+def test_a_single_worker_keeps_the_cdks_bound_as_it_generates_the_partitions_it_waits_for() -> None:
+    source = SourceChartmogul(config={**CONFIG, "concurrency_level": 1})
+    cdk_seam.bound_partitions_waiting(source, 3)
+    pool = source._concurrent_source._threadpool  # noqa: SLF001
+    release = threading.Event()
+    try:
+        for _ in range(3):
+            pool.submit(release.wait)
+        assert pool.prune_to_validate_has_reached_futures_limit() is False  # 10,000, the CDK's
+    finally:
+        release.set()
+    pool._threadpool.shutdown(wait=True)  # noqa: SLF001
+
+
 def test_the_newest_date_per_window_reaches_the_cursor_as_the_cdks_own_observe_leaves_it() -> None:
     """Both ways, the cursor's state after the same windows and records is the same."""
     states = []
