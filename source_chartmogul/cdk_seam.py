@@ -80,6 +80,13 @@ def install_cursor(stream: Any, cursor: Any, cursor_field: str) -> None:
     stream._cursor_field = CursorField(cursor_field)
 
 
+def wrap_partitions(stream: Any, wrap: Callable[[Any], Any]) -> None:
+    """The stream's partitions come from `wrap(its partition generator)`. Relies on DefaultStream._stream_partition_generator.
+    Retired by a DefaultStream hook around partition reads (or a manifest option that stops a stream's partitions
+    after repeated failures)."""
+    stream._stream_partition_generator = wrap(stream._stream_partition_generator)
+
+
 # ---------------------------------------------------------------------------------------------- the speed layer's
 
 def keep_newest_date_per_window(cursor: Any, is_plain_utc_text: Callable[[Any], bool]) -> None:

@@ -6,6 +6,7 @@ import argparse
 import base64
 import functools
 import json
+import logging
 import os
 import signal
 import sys
@@ -35,7 +36,7 @@ from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets, get_secrets
 from airbyte_cdk.utils.datetime_helpers import ab_datetime_now
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_chartmogul import speed
+from source_chartmogul import fail_fast, speed
 from source_chartmogul.config_check import config_problem
 from source_chartmogul.source import SourceChartmogul, UnusableState, written_manifest
 
@@ -190,6 +191,17 @@ def run(args: Optional[List[str]] = None) -> None:
         _fail(problem)
     entrypoint = ChartmogulEntrypoint(source)
     speed.on_source_ready()
+    errors = fail_fast.OneErrorPerStream()
+    for handler in logging.getLogger("airbyte").handlers + logging.getLogger().handlers:
+        handler.addFilter(errors)
     with PRINT_BUFFER:  # as airbyte_cdk.entrypoint.launch, with this entrypoint
-        for message in entrypoint.run(parsed):
-            print(f"{message}\n", end="")
+        try:
+            for message in entrypoint.run(parsed):
+                if errors.keeps(message):
+                    print(f"{message}\n", end="")
+        except AirbyteTracedException as failure:
+            summary = errors.summary(failure)
+            if summary is None:
+                raise
+            summary.emit_message()
+            sys.exit(1)

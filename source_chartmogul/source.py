@@ -25,7 +25,7 @@ from airbyte_cdk.sources.streams.concurrent.abstract_stream import AbstractStrea
 from airbyte_cdk.sources.streams.concurrent.default_stream import DefaultStream
 from airbyte_cdk.utils.yaml_loader import safe_load_yaml
 
-from source_chartmogul import cdk_seam, pagination, resumable, speed, subscriptions_cursor
+from source_chartmogul import cdk_seam, fail_fast, pagination, resumable, speed, subscriptions_cursor
 
 MANIFEST_PATH = Path(__file__).resolve().parent / "manifest.yaml"  # absolute: never a manifest.yaml in the CWD
 CUSTOMERS_OF_NEW_ACTIVITIES = "customers_of_new_activities"  # a manifest stream's `$parameters.incremental`
@@ -45,12 +45,14 @@ def declared_streams() -> Mapping[str, Mapping[str, Any]]:
 
 
 def installed_manifest() -> Any:
-    """The manifest as the installed connector runs it: every CursorPagination guarded (pagination.py), and the speed
-    layer's equivalents where it holds exactly their rules."""
+    """The manifest as the installed connector runs it: every CursorPagination guarded (pagination.py), the key's use
+    stopped at its refusal (fail_fast.py), and the speed layer's equivalents where it holds exactly their rules."""
     manifest = written_manifest()
     for component in components_of(manifest):
         if component.get("type") == "DefaultPaginator" and component["pagination_strategy"].get("type") == "CursorPagination":
             component["pagination_strategy"] = pagination.guarded(component["pagination_strategy"])
+        if component.get("type") == "HttpRequester" and (component.get("authenticator") or {}).get("type") == "BasicHttpAuthenticator":
+            component["authenticator"] = fail_fast.guarded_authenticator(component["authenticator"])
     speed.make_faster(list(components_of(manifest)))
     return manifest
 
@@ -106,9 +108,18 @@ class SourceChartmogul(ConcurrentDeclarativeSource):
 
     # ------------------------------------------------------------------ streams
     def streams(self, config: Mapping[str, Any]) -> List[AbstractStream]:  # type: ignore[override]
-        streams = super().streams(config)
+        token = fail_fast.THIS_SYNC.set(fail_fast.KeyRefusal())  # one refusal stops the requests of every stream built
+        try:
+            streams = super().streams(config)
+        finally:
+            fail_fast.THIS_SYNC.reset(token)
         speed.on_streams_built(streams)
-        return [self._installed(stream, config) for stream in streams]
+        installed = [self._installed(stream, config) for stream in streams]
+        for stream in installed:
+            if isinstance(stream, DefaultStream):
+                endpoint = "/v1/" + str(self._parameter(stream.name, "resource"))
+                cdk_seam.wrap_partitions(stream, lambda partitions, endpoint=endpoint: fail_fast.EndpointBreaker(partitions, endpoint))
+        return installed
 
     def _installed(self, stream: AbstractStream, config: Mapping[str, Any]) -> AbstractStream:
         if not isinstance(stream, DefaultStream):

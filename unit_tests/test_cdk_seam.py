@@ -14,6 +14,7 @@ import threading
 import requests
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.declarative.requesters.error_handlers.http_response_filter import HttpResponseFilter
@@ -76,8 +77,7 @@ def test_the_customer_subscriptions_cursor_is_installed_in_the_stream_the_factor
     source = SourceChartmogul(catalog=catalog, config=CONFIG)
     (stream,) = [s for s in source.streams(CONFIG) if s.name == "customer_subscriptions"]
     assert isinstance(stream, DefaultStream)
-    cursor = cdk_seam.partition_router(stream)
-    assert isinstance(cursor, CustomerSubscriptionsCursor) and stream.cursor is cursor and stream.cursor_field == "customer_uuid"
+    assert isinstance(stream.cursor, CustomerSubscriptionsCursor) and stream.cursor_field == "customer_uuid"
     built = [s for s in super(SourceChartmogul, source).streams(CONFIG) if s.name == "customer_subscriptions"][0]
     router = cdk_seam.partition_router(built)  # what ours walks: the manifest's own customers router
     assert isinstance(router, SubstreamPartitionRouter)
@@ -163,3 +163,21 @@ def test_serpyco_rs_reads_docstrings_where_the_seam_expects_and_gets_its_reader_
                "print(cdk_seam.docstring_reader_modules())\n")
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120, check=True)
     assert done.stdout.strip() == "['attributes_doc._base', 'attributes_doc._base']"
+
+
+def test_a_streams_partitions_come_from_the_wrapped_generator() -> None:
+    source = SourceChartmogul(config=CONFIG)
+    (stream,) = [s for s in super(SourceChartmogul, source).streams(CONFIG) if s.name == "plans"]
+    seen = []
+
+    class Counting:
+        def __init__(self, partitions: Any) -> None:
+            self._partitions = partitions
+
+        def generate(self) -> Any:
+            for partition in self._partitions.generate():
+                seen.append(partition.stream_name())
+                yield partition
+
+    cdk_seam.wrap_partitions(stream, Counting)
+    assert len(list(stream.generate_partitions())) == 1 and seen == ["plans"]

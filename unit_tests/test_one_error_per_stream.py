@@ -1,0 +1,64 @@
+"""What a failed sync shows (fail_fast.OneErrorPerStream): the first error trace of each stream, none for a
+consequence of an earlier error, and a closing summary typed as its causes."""
+
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+import pytest
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+from source_chartmogul.fail_fast import CONSEQUENCE, SUMMARY_START, OneErrorPerStream
+
+CDK_SUMMARY = AirbyteTracedException(message=f"{SUMMARY_START}: customers: AirbyteTracedException(...)",
+                                     failure_type=FailureType.config_error)
+
+
+def trace(stream: Optional[str], message: str, failure_type: str, internal: str = "") -> str:
+    error = {"message": message, "internal_message": internal, "failure_type": failure_type,
+             **({"stream_descriptor": {"name": stream}} if stream else {})}
+    return json.dumps({"type": "TRACE", "trace": {"type": "ERROR", "emitted_at": 1.0, "error": error}}, separators=(",", ":"))  # as the CDK writes it
+
+
+def test_the_first_error_of_each_stream_is_shown_and_its_repeats_and_consequences_are_not() -> None:
+    errors = OneErrorPerStream()
+    shown = [errors.keeps(line) for line in (
+        '{"type":"RECORD","record":{"stream":"plans","data":{},"emitted_at":1}}',
+        trace("customer_subscriptions", "ChartMogul kept failing at .../cus_1/subscriptions", "transient_error"),
+        trace("customer_subscriptions", "ChartMogul kept failing at .../cus_2/subscriptions", "transient_error"),
+        trace("customer_subscriptions", "not asked", "transient_error", CONSEQUENCE),
+        trace("activities", "refused earlier", "config_error", CONSEQUENCE),
+    )]
+    assert shown == [True, True, False, False, False]
+
+
+@pytest.mark.parametrize("causes,failure_type", [
+    ([("customer_subscriptions", "5xx", "transient_error"), ("activities", "timeouts", "transient_error")], "transient_error"),
+    ([("customers", "401", "config_error"), ("activities", "5xx", "transient_error")], "config_error"),
+    ([("customers", "a bug", "system_error"), ("activities", "5xx", "transient_error")], "system_error"),
+])
+def test_the_closing_summary_is_typed_as_its_causes(causes: list[tuple[str, str, str]], failure_type: str) -> None:
+    errors = OneErrorPerStream()
+    for stream, message, cause_type in causes:
+        errors.keeps(trace(stream, message, cause_type))
+    summary = errors.summary(CDK_SUMMARY)
+    assert summary is not None and summary.failure_type == FailureType(failure_type)
+    streams = ", ".join(stream for stream, _, _ in causes)
+    assert summary.message == f"{SUMMARY_START}: {streams}. {' '.join(message for _, message, _ in causes)}"
+
+
+def test_the_same_cause_in_several_streams_is_shown_once_and_named_once_in_the_summary() -> None:
+    errors = OneErrorPerStream()
+    assert [errors.keeps(trace(stream, "ChartMogul rejected the API key (HTTP 401).", "config_error"))
+            for stream in ("customers", "invoices")] == [True, False]
+    summary = errors.summary(CDK_SUMMARY)
+    assert summary is not None
+    assert summary.message == f"{SUMMARY_START}: customers, invoices. ChartMogul rejected the API key (HTTP 401)."
+
+
+def test_an_error_that_is_not_the_cdks_summary_is_left_alone() -> None:
+    errors = OneErrorPerStream()
+    errors.keeps(trace("customers", "5xx", "transient_error"))
+    assert errors.summary(AirbyteTracedException(message="Something else", failure_type=FailureType.system_error)) is None
