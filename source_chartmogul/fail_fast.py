@@ -35,6 +35,10 @@ class KeyRefusal:
     def __init__(self) -> None:
         self.status: Optional[int] = None
 
+    def refuse(self, status: int) -> None:
+        if self.status is None:
+            self.status = status
+
 
 THIS_SYNC: contextvars.ContextVar[KeyRefusal] = contextvars.ContextVar("chartmogul_key_refusal")
 
@@ -49,8 +53,8 @@ class KeyStopsAtRefusal(BasicHttpAuthenticator):
         self._refusal = THIS_SYNC.get(KeyRefusal())  # set by the source while it builds its streams
 
     def update_from_response(self, request: requests.PreparedRequest, response: requests.Response) -> None:
-        if response.status_code in REFUSED and self._refusal.status is None:
-            self._refusal.status = response.status_code
+        if response.status_code in REFUSED:
+            self._refusal.refuse(response.status_code)
 
     def get_auth_header(self) -> Mapping[str, Any]:
         if self._refusal.status is not None:

@@ -11,6 +11,7 @@ and the speed layer (speed/), which changes no record or state and switches off 
 from __future__ import annotations
 
 import ast
+import dataclasses
 import functools
 import json
 import logging
@@ -166,7 +167,8 @@ class SourceChartmogul(ConcurrentDeclarativeSource):
                 message = ast.literal_eval(status.message)
             except (ValueError, SyntaxError):
                 message = None
-            status.message = message if isinstance(message, str) else status.message
+            if isinstance(message, str):
+                return dataclasses.replace(status, message=message)
         return status
 
     # ------------------------------------------------------------------ what a read is given
