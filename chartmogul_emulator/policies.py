@@ -18,8 +18,13 @@ from typing import Any
 from .api import PAGINATION_FAULTS
 
 FAULT_KINDS = ("500", "502", "503", "504", "reset", "truncated", "html200", "slow", "429")
-REFUSAL_KINDS = ("403",)  # scripted only, never drawn at random: the account refused (documented: trial expired)
+# scripted only, never drawn at random: a key revoked (from the nth request of a path on), the account refused
+# (documented: trial expired)
+REFUSAL_KINDS = ("401", "403")
 SCRIPTABLE_KINDS = FAULT_KINDS + REFUSAL_KINDS + PAGINATION_FAULTS
+# A request that arrives this long after the first 401 or 403 was answered was sent after the client could know of it:
+# it was not already on its way (stats: requests_after_refusal).
+REFUSAL_IN_FLIGHT_S = 0.5
 STALL_PERIOD_S = 1.3  # not a whole second: stalls fall at every phase of the client's seconds
 UNAUTHORIZED_BODY = {"code": 401, "message": "No valid API key provided", "param": None}
 # No 403 was ever recorded: the shape of the recorded 401 and 429 bodies, with a message of our own (UNCONFIRMED).
@@ -135,6 +140,8 @@ class Policies:
         now = time.monotonic()
         with self.lock:
             self.total += 1
+            if self.first_refusal_at is not None and now - self.first_refusal_at > REFUSAL_IN_FLIGHT_S:
+                self.after_refusal += 1
             self.peak_per_second = max(self.peak_per_second, self.arrivals.add(now))
             if self.rate_limit is not None:
                 self.last_arrivals.append(now)
@@ -186,6 +193,8 @@ class Policies:
         """Count one answered request under its path template and status (or ``reset``)."""
         with self.lock:
             self.by_endpoint[template][str(status)] += 1
+            if status in (401, 403) and self.first_refusal_at is None:
+                self.first_refusal_at = time.monotonic()
             if fault is not None:
                 self.faults[fault] += 1
 
@@ -211,13 +220,16 @@ class Policies:
             self.refused_503 = 0
             self.by_endpoint: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
             self.faults: dict[str, int] = defaultdict(int)
+            self.first_refusal_at: float | None = None
+            self.after_refusal = 0
 
     def stats(self) -> dict[str, Any]:
         """Counters since the last reset. ``statuses`` counts every status served (faults included);
         ``rate_limited_429`` / ``connection_limited_503`` count refusals by the limits alone.
         ``shortest_span_over_rate_limit_s``: the shortest time in which rate_limit + 1 requests arrived (under 1 s, a
         second held more than the limit; a paced client's margin against its delays on the way), None before that
-        many arrived or without a rate limit."""
+        many arrived or without a rate limit. ``requests_after_refusal``: the requests that arrived more than
+        REFUSAL_IN_FLIGHT_S after the first 401 or 403 was answered."""
         with self.lock:
             statuses: dict[str, int] = defaultdict(int)
             for counts in self.by_endpoint.values():
@@ -234,4 +246,5 @@ class Policies:
                 "shortest_span_over_rate_limit_s": (round(self.shortest_span, 4)
                                                     if self.shortest_span != float("inf") else None),
                 "faults": dict(sorted(self.faults.items())),
+                "requests_after_refusal": self.after_refusal,
             }

@@ -167,6 +167,9 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         elif fault == "html200":
             policies.record(template, 200, fault)
             self._send(200, MAINTENANCE_PAGE.encode(), "text/html; charset=utf-8")
+        elif fault == "401":
+            policies.record(template, 401, fault)
+            self._send_json(401, UNAUTHORIZED_BODY)
         elif fault == "403":
             policies.record(template, 403, fault)
             self._send_json(403, FORBIDDEN_BODY)

@@ -27,7 +27,7 @@ def errors_of(run: Any) -> list[tuple[str | None, str, str]]:
     return [((error.get("stream_descriptor") or {}).get("name"), error["failure_type"], error["message"]) for error in run.errors()]
 
 
-@pytest.mark.parametrize("refusal", ["401", "403"])
+@pytest.mark.parametrize("refusal", ["401", "403"])  # a wrong key; an account refused
 def test_a_refused_key_stops_every_stream_at_once_with_one_trace_saying_what_to_fix(
     refusal: str, chartmogul_emulator_factory: Any, tmp_path: Path
 ) -> None:
@@ -52,7 +52,24 @@ def test_a_refused_key_stops_every_stream_at_once_with_one_trace_saying_what_to_
     assert [m["log"]["message"][:60] for m in run.of_type("LOG") if "Traceback" in m["log"]["message"]] == []  # nothing to debug
     statuses = emulator.stats()["statuses"]
     assert set(statuses) == {refusal} and statuses[refusal] <= WORKERS  # only what was in flight when it came
+    assert emulator.stats()["requests_after_refusal"] == 0
     assert run.of_type("RECORD") == []
+
+
+def test_a_key_revoked_in_the_middle_of_a_sync_stops_every_stream_and_keeps_the_records_read(
+    chartmogul_emulator_factory: Any, tmp_path: Path
+) -> None:
+    emulator = chartmogul_emulator_factory(seed=23, customers=600, activities=3_000, api_key=CONFIG["api_key"])
+    emulator.script_fault("/v1/activities", "401", nth=30, times=10_000)  # revoked at the 30th activities request
+    config = {**CONFIG, "base_url": emulator.url, "start_date": "2017-01-25T00:00:00Z"}
+
+    run = run_without_leaking("read", tmp_path, config, streams=STREAMS)
+
+    (cause, summary) = errors_of(run)
+    assert cause == ("activities", "config_error", KEY_REJECTED)
+    assert summary[:2] == (None, "config_error") and summary[2].endswith(f". {KEY_REJECTED}")
+    assert emulator.stats()["statuses"]["401"] <= WORKERS and emulator.stats()["requests_after_refusal"] == 0
+    assert run.returncode == 1 and len(run.of_type("RECORD")) > 0  # what was read before is delivered
 
 
 def test_an_endpoint_that_keeps_failing_fails_its_stream_in_bounded_time_and_the_other_streams_go_on(

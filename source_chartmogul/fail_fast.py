@@ -135,6 +135,7 @@ class OneErrorPerStream(logging.Filter):
         super().__init__()
         self._failed: dict[str, None] = {}  # the streams that failed, in order
         self._causes: dict[tuple[str, FailureType], None] = {}  # the errors shown (message, failure type), in order
+        self._shown: set[str] = set()  # the streams with an error trace shown
         self._logged: set[str] = set()
 
     def keeps(self, message: str) -> bool:
@@ -146,10 +147,13 @@ class OneErrorPerStream(logging.Filter):
             return True
         error = trace["error"]
         stream = ((error.get("stream_descriptor") or {}).get("name")) or ""
-        cause = (error["message"], FailureType(error.get("failure_type") or "system_error"))
-        shown = not (error.get("internal_message") == CONSEQUENCE or stream in self._failed or cause in self._causes)
         self._failed[stream] = None
+        if error.get("internal_message") == CONSEQUENCE:
+            return False  # its cause has (or will have, its partition may close later) a trace of its own
+        cause = (error["message"], FailureType(error.get("failure_type") or "system_error"))
+        shown = stream not in self._shown and cause not in self._causes
         if shown:
+            self._shown.add(stream)
             self._causes[cause] = None
         return shown
 

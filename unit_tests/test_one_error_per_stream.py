@@ -58,6 +58,12 @@ def test_the_same_cause_in_several_streams_is_shown_once_and_named_once_in_the_s
     assert summary.message == f"{SUMMARY_START}: customers, invoices. ChartMogul rejected the API key (HTTP 401)."
 
 
+def test_a_consequence_that_comes_before_its_cause_does_not_hide_it() -> None:
+    errors = OneErrorPerStream()
+    assert [errors.keeps(trace("activities", "refused earlier", "config_error", CONSEQUENCE)),
+            errors.keeps(trace("activities", "ChartMogul rejected the API key (HTTP 401).", "config_error"))] == [False, True]
+
+
 def test_an_error_that_is_not_the_cdks_summary_is_left_alone() -> None:
     errors = OneErrorPerStream()
     errors.keeps(trace("customers", "5xx", "transient_error"))
