@@ -96,3 +96,15 @@ def test_an_endpoint_that_keeps_failing_fails_its_stream_in_bounded_time_and_the
     # not asked. It took 203 s for 30 customers before, an hour for 500.
     assert asked < 6 * len(customers) and took < 240
     assert run.returncode == 1
+
+
+def test_a_host_that_does_not_answer_is_named_as_base_url_in_the_closing_summary(tmp_path: Path) -> None:
+    run = run_without_leaking("read", tmp_path, {**CONFIG, "base_url": "http://127.0.0.1:9"}, streams=["plans"])  # closed
+
+    (cause, summary) = errors_of(run)
+    # the CDK types a request that never got an answer through its retries system_error; the summary keeps that type
+    assert cause[:2] == ("plans", "system_error") and "Connection refused" in cause[2]
+    assert summary[:2] == (None, "system_error")
+    assert summary[2] == (f"{SUMMARY}plans. {cause[2]} Nothing answered at base_url http://127.0.0.1:9: check base_url"
+                          " (ChartMogul's is https://api.chartmogul.com) and the network, or retry the sync later.")
+    assert run.returncode == 1

@@ -122,6 +122,9 @@ class BrokenOff(Partition):
         return hash(self._partition)
 
 
+DEFAULT_BASE_URL = "https://api.chartmogul.com"
+# How the CDK's last retry names a request that got no answer (a closed port, a host that does not resolve, a timeout).
+NO_ANSWER = ("Exception: ConnectionError", "Exception: ConnectTimeout", "Exception: ReadTimeout")
 SUMMARY_START = "During the sync, the following streams did not sync successfully"  # the CDK's closing error
 STREAM_EXCEPTION_LOG = "Exception while syncing stream "  # the CDK's log of each failed partition, with its traceback
 
@@ -131,8 +134,9 @@ class OneErrorPerStream(logging.Filter):
     none for a consequence, the CDK's traceback log once a stream, and a closing summary of those errors typed as
     their cause (the CDK types it config_error whatever the cause, which the platform does not retry)."""
 
-    def __init__(self) -> None:
+    def __init__(self, base_url: str = DEFAULT_BASE_URL) -> None:
         super().__init__()
+        self._base_url = base_url
         self._failed: dict[str, None] = {}  # the streams that failed, in order
         self._causes: dict[tuple[str, FailureType], None] = {}  # the errors shown (message, failure type), in order
         self._shown: set[str] = set()  # the streams with an error trace shown
@@ -184,4 +188,7 @@ class OneErrorPerStream(logging.Filter):
         failure_type = (FailureType.config_error if FailureType.config_error in types else FailureType.transient_error
                         if types == {FailureType.transient_error} else FailureType.system_error)
         message = f"{SUMMARY_START}: {', '.join(self._failed)}. {' '.join(message for message, _ in self._causes)}"
+        if any(exception in cause for cause, _ in self._causes for exception in NO_ANSWER):
+            message += (f" Nothing answered at base_url {self._base_url}: check base_url (ChartMogul's is"
+                        f" {DEFAULT_BASE_URL}) and the network, or retry the sync later.")
         return AirbyteTracedException(message=message, internal_message=message, failure_type=failure_type)

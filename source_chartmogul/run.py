@@ -191,7 +191,8 @@ def run(args: Optional[List[str]] = None) -> None:
         _fail(problem)
     entrypoint = ChartmogulEntrypoint(source)
     speed.on_source_ready()
-    errors = fail_fast.OneErrorPerStream()
+    config = SourceChartmogul.read_config(parsed.config) if getattr(parsed, "config", None) else {}
+    errors = fail_fast.OneErrorPerStream((config.get("base_url") or fail_fast.DEFAULT_BASE_URL).rstrip("/"))
     for handler in logging.getLogger("airbyte").handlers + logging.getLogger().handlers:
         handler.addFilter(errors)
     with PRINT_BUFFER:  # as airbyte_cdk.entrypoint.launch, with this entrypoint
