@@ -108,3 +108,20 @@ def test_a_host_that_does_not_answer_is_named_as_base_url_in_the_closing_summary
     assert summary[2] == (f"{SUMMARY}plans. {cause[2]} Nothing answered at base_url http://127.0.0.1:9: check base_url"
                           " (ChartMogul's is https://api.chartmogul.com) and the network, or retry the sync later.")
     assert run.returncode == 1
+
+
+def test_a_windowed_stream_whose_endpoint_keeps_failing_fails_in_bounded_time(chartmogul_emulator_factory: Any, tmp_path: Path) -> None:
+    emulator = chartmogul_emulator_factory(seed=24, customers=300, activities=3_000, api_key=CONFIG["api_key"])
+    emulator.script_fault("/v1/activities", "503", times=100_000)  # every window of 2017-2025, about 210 of them
+    config = {**CONFIG, "base_url": emulator.url, "start_date": "2017-01-25T00:00:00Z"}
+
+    began = time.monotonic()
+    run = run_without_leaking("read", tmp_path, config, streams=["activities", "plans"], timeout=600)
+    took = time.monotonic() - began
+
+    (cause, summary) = errors_of(run)
+    assert cause[:2] == ("activities", "transient_error") and "/v1/activities (HTTP 5xx) through 5 retries" in cause[2]
+    assert summary[:2] == (None, "transient_error") and summary[2] == f"{SUMMARY}activities. {cause[2]}"
+    assert as_multiset(run.records("plans")) == as_multiset(ground_truth(emulator, "plans", config))
+    assert emulator.stats()["requests"]["/v1/activities"]["503"] < 6 * 30 and took < 240  # not 6 x 210 requests
+    assert run.returncode == 1
