@@ -22,6 +22,8 @@ from airbyte_cdk.sources.streams.concurrent.partitions.partition_generator impor
 from airbyte_cdk.sources.types import Record
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_chartmogul.resumable import WrappedPartition
+
 # The internal message of an error that follows from an earlier one (a request not sent after the key was refused, a
 # partition not read after its endpoint kept failing): run.py emits no trace for it; the earlier error has one.
 CONSEQUENCE = "chartmogul: not attempted, because of an earlier error of this sync"
@@ -104,22 +106,13 @@ class EndpointBreaker(PartitionGenerator):
             self._failed_in_a_row = 0
 
 
-class BrokenOff(Partition):
+class BrokenOff(WrappedPartition):
     def __init__(self, partition: Partition, breaker: EndpointBreaker) -> None:
-        self._partition = partition
+        super().__init__(partition)
         self._breaker = breaker
 
     def read(self) -> Iterable[Record]:
         yield from self._breaker.read(self._partition)
-
-    def to_slice(self) -> Optional[Mapping[str, Any]]:
-        return self._partition.to_slice()
-
-    def stream_name(self) -> str:
-        return self._partition.stream_name()
-
-    def __hash__(self) -> int:
-        return hash(self._partition)
 
 
 DEFAULT_BASE_URL = "https://api.chartmogul.com"

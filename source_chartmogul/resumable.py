@@ -129,7 +129,23 @@ class PageCheckpoint(CheckpointCursor):
         self._emit_state()
 
 
-class CheckpointedPartition(Partition):
+class WrappedPartition(Partition):
+    """A partition read another way: its slice, stream and identity are the wrapped partition's."""
+
+    def __init__(self, partition: Partition) -> None:
+        self._partition = partition
+
+    def to_slice(self) -> Optional[Mapping[str, Any]]:
+        return self._partition.to_slice()
+
+    def stream_name(self) -> str:
+        return self._partition.stream_name()
+
+    def __hash__(self) -> int:
+        return hash(self._partition)
+
+
+class CheckpointedPartition(WrappedPartition):
     """The list's partition, showing the checkpoint each record before it is queued, and starting at the saved cursor.
 
     The CURSOR_SENT of a record's slice names the record's page as it comes: the paginator sets it only once the page
@@ -141,7 +157,7 @@ class CheckpointedPartition(Partition):
     too) reads the list again from its start."""
 
     def __init__(self, partition: Partition, resume_at: Optional[str], checkpoint: PageCheckpoint) -> None:
-        self._partition = partition
+        super().__init__(partition)
         self._resume_at = resume_at
         self._checkpoint = checkpoint
 
@@ -170,15 +186,6 @@ class CheckpointedPartition(Partition):
         for record in self._partition.read():
             self._checkpoint.record_comes(record)
             yield record
-
-    def to_slice(self) -> Optional[Mapping[str, Any]]:
-        return self._partition.to_slice()
-
-    def stream_name(self) -> str:
-        return self._partition.stream_name()
-
-    def __hash__(self) -> int:
-        return hash(self._partition)
 
 
 class Checkpointed(PartitionGenerator):

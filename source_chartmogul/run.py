@@ -7,7 +7,6 @@ import base64
 import functools
 import json
 import logging
-import os
 import signal
 import sys
 import threading
@@ -36,7 +35,7 @@ from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets, get_secrets
 from airbyte_cdk.utils.datetime_helpers import ab_datetime_now
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_chartmogul import fail_fast, speed
+from source_chartmogul import cdk_seam, fail_fast, speed
 from source_chartmogul.config_check import config_problem
 from source_chartmogul.source import SourceChartmogul, UnusableState, written_manifest
 
@@ -155,7 +154,7 @@ def _stop_on_signals_after_a_whole_message() -> None:
         if received == signal.SIGINT:
             sys.__stdout__.write(_log_line("WARN", INTERRUPTED))  # type: ignore[union-attr]
             sys.__stdout__.flush()  # type: ignore[union-attr]
-            os._exit(130)  # the workers may be blocked in a request: no cleanup to wait for, stdout is flushed
+            cdk_seam.exit_at_once(130)  # stdout is flushed
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})  # its action is still Python's default: to end
         signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
 
