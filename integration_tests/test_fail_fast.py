@@ -72,41 +72,64 @@ def test_a_key_revoked_in_the_middle_of_a_sync_stops_every_stream_and_keeps_the_
     assert run.returncode == 1 and len(run.of_type("RECORD")) > 0  # what was read before is delivered
 
 
-def test_an_endpoint_that_keeps_failing_fails_its_stream_in_bounded_time_and_the_other_streams_go_on(
-    chartmogul_emulator_factory: Any, tmp_path: Path
-) -> None:
-    emulator = chartmogul_emulator_factory(seed=22, customers=60, activities=300, api_key=CONFIG["api_key"])
-    customers = emulator.truth("/v1/customers")
-    for customer in customers:
-        emulator.script_fault(f"/v1/customers/{customer['uuid']}/subscriptions", "500", times=100)
-    config = {**CONFIG, "base_url": emulator.url}
 
-    began = time.monotonic()
-    run = run_without_leaking("read", tmp_path, config, streams=["customer_subscriptions", "plans"], timeout=600)
-    took = time.monotonic() - began
+def test_a_retry_waiting_when_the_key_is_refused_is_not_sent(chartmogul_emulator_factory: Any, tmp_path: Path) -> None:
+    emulator = chartmogul_emulator_factory(seed=25, customers=100, activities=200, api_key=CONFIG["api_key"])
+    emulator.script_fault("/v1/customers", "500", times=1)  # its retry waits about 3 s
+    emulator.script_fault("/v1/plans", "401", times=1_000)  # meanwhile the key is refused
 
-    (cause, summary) = errors_of(run)
-    assert cause[:2] == ("customer_subscriptions", "transient_error")
-    assert "ChartMogul kept failing at http://" in cause[2] and "/subscriptions (HTTP 5xx) through 5 retries" in cause[2]
-    assert summary[:2] == (None, "transient_error")  # the platform retries it, as the cause is passing
-    assert summary[2] == f"{SUMMARY}customer_subscriptions. {cause[2]}"
-    assert as_multiset(run.records("plans")) == as_multiset(ground_truth(emulator, "plans", config))
-    asked = sum(n for path, n in emulator.policies.paths_served("/v1/customers/").items() if path.endswith("/subscriptions"))
-    # A partition's retries take about 67 s; those already started when the third failed run theirs out, the rest are
-    # not asked. It took 203 s for 30 customers before, an hour for 500.
-    assert asked < 6 * len(customers) and took < 240
+    run = run_without_leaking("read", tmp_path, {**CONFIG, "base_url": emulator.url}, streams=["customers", "plans"])
+
+    assert emulator.policies.paths_served() == {"/v1/customers": 1, "/v1/plans": 1}
+    assert [cause[:2] for cause in errors_of(run)] == [("plans", "config_error"), (None, "config_error")]
     assert run.returncode == 1
 
 
-def test_a_host_that_does_not_answer_is_named_as_base_url_in_the_closing_summary(tmp_path: Path) -> None:
+# Each fan-out stream, with more parents than workers: customers' subscriptions (500s) with 12 workers, plan groups'
+# plans (connections reset) with 2 (13 plan groups). A partition's retries take about 67 s; those started before the
+# third failure in a row run theirs out, the rest are not asked. It took 203 s for 30 customers before, an hour for 500.
+@pytest.mark.parametrize("stream,parents,child,fault,failure,options", [
+    ("customer_subscriptions", "/v1/customers", "subscriptions", "500", "(HTTP 5xx) through 5 retries",
+     {"customers": 60, "activities": 300}),
+    ("plan_group_plans", "/v1/plan_groups", "plans", "reset", "through its retries (ConnectionError: ",
+     {"customers": 2_000, "activities": 2_000, "concurrency_level": 2}),
+])
+def test_an_endpoint_that_keeps_failing_fails_its_fan_out_stream_in_bounded_time_and_the_other_streams_go_on(
+    stream: str, parents: str, child: str, fault: str, failure: str, options: dict[str, int],
+    chartmogul_emulator_factory: Any, tmp_path: Path
+) -> None:
+    workers = options.pop("concurrency_level", WORKERS)
+    emulator = chartmogul_emulator_factory(seed=22, api_key=CONFIG["api_key"], **options)
+    uuids = [parent["uuid"] for parent in emulator.truth(parents)]
+    for uuid in uuids:
+        emulator.script_fault(f"{parents}/{uuid}/{child}", fault, times=100)
+    config = {**CONFIG, "base_url": emulator.url, "concurrency_level": workers}
+
+    began = time.monotonic()
+    run = run_without_leaking("read", tmp_path, config, streams=[stream, "plans"], timeout=600)
+    took = time.monotonic() - began
+
+    (cause, summary) = errors_of(run)
+    assert cause[:2] == (stream, "transient_error")
+    assert f"/{child} {failure}" in cause[2]
+    assert summary[:2] == (None, "transient_error")  # the platform retries it, as the cause is passing
+    assert summary[2] == f"{SUMMARY}{stream}. {cause[2]}"
+    assert as_multiset(run.records("plans")) == as_multiset(ground_truth(emulator, "plans", config))
+    asked = sum(n for path, n in emulator.policies.paths_served(f"{parents}/").items() if path.endswith(f"/{child}"))
+    started = max(workers, 3) + workers  # at most the partitions under way when the third failed, and those before
+    assert len(uuids) > started and asked <= 6 * started and took < 240
+    assert run.returncode == 1
+
+
+def test_a_host_that_does_not_answer_fails_as_transient_naming_base_url(tmp_path: Path) -> None:
     run = run_without_leaking("read", tmp_path, {**CONFIG, "base_url": "http://127.0.0.1:9"}, streams=["plans"])  # closed
 
     (cause, summary) = errors_of(run)
-    # the CDK types a request that never got an answer through its retries system_error; the summary keeps that type
-    assert cause[:2] == ("plans", "system_error") and "Connection refused" in cause[2]
-    assert summary[:2] == (None, "system_error")
-    assert summary[2] == (f"{SUMMARY}plans. {cause[2]} Nothing answered at base_url http://127.0.0.1:9: check base_url"
-                          " (ChartMogul's is https://api.chartmogul.com) and the network, or retry the sync later.")
+    assert cause[:2] == ("plans", "transient_error")
+    assert cause[2].startswith("ChartMogul did not answer at http://127.0.0.1:9/v1/plans through its retries (ConnectionError: ")
+    assert cause[2].endswith('[Errno 111] Connection refused"))). Retry the sync later; if it persists, check base_url'
+                             " (ChartMogul's is https://api.chartmogul.com) and the network.")
+    assert summary == (None, "transient_error", f"{SUMMARY}plans. {cause[2]}")
     assert run.returncode == 1
 
 

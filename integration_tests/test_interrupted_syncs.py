@@ -8,6 +8,7 @@ import json
 import random
 import signal
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,8 @@ import pytest
 
 from integration_tests.connector_cli import as_multiset, connector_command
 from chartmogul_emulator.stream_truth import ground_truth
+from source_chartmogul.run import INTERRUPTED
+from source_chartmogul.stop_signals import MAIN_PY
 from integration_tests.reliability import CONFIG, SECRET_KEY, interrupted_messages, interrupted_read, run_without_leaking
 
 # Before the signal the reader stops reading for this long, as a destination applying backpressure does: the pipe
@@ -66,6 +69,43 @@ def test_ctrl_c_ends_on_a_whole_message_and_one_line_with_status_130_and_resumed
     line says what happened and how to go on."""
     interrupted_then_resumed(signal.SIGINT, seed, chartmogul_emulator_factory, tmp_path)
 
+
+
+def stop_signals_blocked(pid: int) -> bool:
+    """Whether the process blocks SIGINT in its main thread (/proc: the SigBlk mask, bit n-1 for signal n)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigBlk:"):
+            return bool(int(line.split()[1], 16) >> (signal.SIGINT - 1) & 1)
+    return False
+
+
+def test_ctrl_c_while_the_command_starts_ends_with_one_line_and_status_130(tmp_path: Path) -> None:
+    """The CDK takes about 0.6 s to import: a Ctrl-C then (a user who sees the wrong config) ends as one later does."""
+    process = subprocess.Popen(connector_command("spec", tmp_path, CONFIG)[:3], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    while not stop_signals_blocked(process.pid):
+        pass
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+
+    assert (process.returncode, stderr) == (130, "")
+    assert [json.loads(line) for line in stdout.splitlines()][-1:] == [{"type": "LOG", "log": {"level": "WARN", "message": INTERRUPTED}}]
+
+
+def test_the_command_blocks_ctrl_c_before_it_imports_the_cdk() -> None:
+    """What makes the test above hold whenever the signal comes: the mask is set before the CDK's first module."""
+    program = f"""
+import importlib.abc, runpy, signal, sys
+class Watch(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == "airbyte_cdk":
+            print("blocked when the CDK was imported:", signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, []))
+sys.meta_path.insert(0, Watch())
+sys.argv = [{str(MAIN_PY)!r}, "spec"]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120, check=True)
+    assert result.stdout.splitlines()[0] == "blocked when the CDK was imported: True"
 
 LONG_LISTS = ["customers", "invoices", "subscription_events"]
 PAGE = 200  # per_page, the API's maximum

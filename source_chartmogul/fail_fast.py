@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Optional
 
 import requests
-from airbyte_cdk.models import FailureType
+from urllib.parse import urlsplit, urlunsplit
+from airbyte_cdk.models import FailureType, StreamDescriptor
 from airbyte_cdk.sources.declarative.auth.token import BasicHttpAuthenticator
 from airbyte_cdk.sources.streams.concurrent.partitions.partition import Partition
+from airbyte_cdk.sources.streams.http.exceptions import BaseBackoffException
 from airbyte_cdk.sources.streams.concurrent.partitions.partition_generator import PartitionGenerator
 from airbyte_cdk.sources.types import Record
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
@@ -94,16 +96,33 @@ class EndpointBreaker(PartitionGenerator):
                                          failure_type=FailureType.transient_error)
         try:
             yield from partition.read()
-        except AirbyteTracedException as error:
+        except AirbyteTracedException as raised:
+            error = unanswered(raised, partition.stream_name()) or raised
             if error.failure_type == FailureType.transient_error:
                 with self._lock:
                     self._failed_in_a_row += 1
                     if self._failed_in_a_row >= FAILED_PARTITIONS_IN_A_ROW and self._down is None:
                         self._down = (f"ChartMogul kept failing at {self._endpoint} for {self._failed_in_a_row} partitions"
                                       f" in a row; the rest of {partition.stream_name()} was not asked. Retry the sync later.")
-            raise
+            if error is raised:
+                raise
+            raise error from raised
         with self._lock:
             self._failed_in_a_row = 0
+
+
+def unanswered(error: AirbyteTracedException, stream: str) -> Optional[AirbyteTracedException]:
+    """A request that got no answer through its retries (a reset, a timeout, a closed port or a host that does not
+    resolve) as a transient error that names the URL and base_url; the CDK types it system_error ("Exhausted available
+    request attempts", its declarative error mapping keyed by exception class misses every exception). None otherwise."""
+    exhausted = error.__context__  # what the CDK's HttpClient raised it from
+    if not isinstance(exhausted, BaseBackoffException) or exhausted.response is not None or exhausted.request is None:
+        return None
+    url = urlunsplit(urlsplit(str(exhausted.request.url))._replace(query=""))
+    message = (f"ChartMogul did not answer at {url} through its retries ({exhausted}). Retry the sync later; if it"
+               f" persists, check base_url (ChartMogul's is {DEFAULT_BASE_URL}) and the network.")
+    return AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.transient_error,
+                                  stream_descriptor=StreamDescriptor(name=stream))
 
 
 class BrokenOff(WrappedPartition):
@@ -116,8 +135,6 @@ class BrokenOff(WrappedPartition):
 
 
 DEFAULT_BASE_URL = "https://api.chartmogul.com"
-# How the CDK's last retry names a request that got no answer (a closed port, a host that does not resolve, a timeout).
-NO_ANSWER = ("Exception: ConnectionError", "Exception: ConnectTimeout", "Exception: ReadTimeout")
 SUMMARY_START = "During the sync, the following streams did not sync successfully"  # the CDK's closing error
 STREAM_EXCEPTION_LOG = "Exception while syncing stream "  # the CDK's log of each failed partition, with its traceback
 
@@ -127,9 +144,8 @@ class OneErrorPerStream(logging.Filter):
     none for a consequence, the CDK's traceback log once a stream, and a closing summary of those errors typed as
     their cause (the CDK types it config_error whatever the cause, which the platform does not retry)."""
 
-    def __init__(self, base_url: str = DEFAULT_BASE_URL) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self._base_url = base_url
         self._failed: dict[str, None] = {}  # the streams that failed, in order
         self._causes: dict[tuple[str, FailureType], None] = {}  # the errors shown (message, failure type), in order
         self._shown: set[str] = set()  # the streams with an error trace shown
@@ -181,7 +197,4 @@ class OneErrorPerStream(logging.Filter):
         failure_type = (FailureType.config_error if FailureType.config_error in types else FailureType.transient_error
                         if types == {FailureType.transient_error} else FailureType.system_error)
         message = f"{SUMMARY_START}: {', '.join(self._failed)}. {' '.join(message for message, _ in self._causes)}"
-        if any(exception in cause for cause, _ in self._causes for exception in NO_ANSWER):
-            message += (f" Nothing answered at base_url {self._base_url}: check base_url (ChartMogul's is"
-                        f" {DEFAULT_BASE_URL}) and the network, or retry the sync later.")
         return AirbyteTracedException(message=message, internal_message=message, failure_type=failure_type)

@@ -35,7 +35,7 @@ from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets, get_secrets
 from airbyte_cdk.utils.datetime_helpers import ab_datetime_now
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_chartmogul import cdk_seam, fail_fast, speed
+from source_chartmogul import cdk_seam, fail_fast, speed, stop_signals
 from source_chartmogul.config_check import config_problem
 from source_chartmogul.source import SourceChartmogul, UnusableState, written_manifest
 
@@ -144,11 +144,11 @@ def _stop_on_signals_after_a_whole_message() -> None:
       connector: 143 from an exit would fail its sync);
     - on SIGINT writes one LOG line saying so and exits 130, the shell's status for an interrupted command, with no
       traceback."""
-    if threading.current_thread() is not threading.main_thread():
-        return  # a test calling run() from another thread keeps Python's defaults
+    if not stop_signals.block():
+        return
 
     def wait_then_flush_and_exit() -> None:
-        received = signal.sigwait({signal.SIGTERM, signal.SIGINT})
+        received = signal.sigwait(stop_signals.STOP_SIGNALS)  # also one that came as the command started
         PRINT_BUFFER.lock.acquire()
         PRINT_BUFFER.flush()
         if received == signal.SIGINT:
@@ -158,7 +158,6 @@ def _stop_on_signals_after_a_whole_message() -> None:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})  # its action is still Python's default: to end
         signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
 
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
     threading.Thread(target=wait_then_flush_and_exit, name="stop_on_signals", daemon=True).start()
 
 
@@ -190,8 +189,7 @@ def run(args: Optional[List[str]] = None) -> None:
         _fail(problem)
     entrypoint = ChartmogulEntrypoint(source)
     speed.on_source_ready()
-    config = SourceChartmogul.read_config(parsed.config) if getattr(parsed, "config", None) else {}
-    errors = fail_fast.OneErrorPerStream((config.get("base_url") or fail_fast.DEFAULT_BASE_URL).rstrip("/"))
+    errors = fail_fast.OneErrorPerStream()
     for handler in logging.getLogger("airbyte").handlers + logging.getLogger().handlers:
         handler.addFilter(errors)
     with PRINT_BUFFER:  # as airbyte_cdk.entrypoint.launch, with this entrypoint

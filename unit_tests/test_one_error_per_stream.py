@@ -1,5 +1,5 @@
 """What a failed sync shows (fail_fast.OneErrorPerStream): the first error trace of each stream, none for a
-consequence of an earlier error, and a closing summary typed as its causes."""
+consequence of an earlier error, and a closing summary typed as its causes; a request that got no answer is transient."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ import json
 from typing import Optional
 
 import pytest
+import requests
 from airbyte_cdk.models import FailureType
+from airbyte_cdk.sources.streams.http.exceptions import DefaultBackoffException
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_chartmogul.fail_fast import CONSEQUENCE, SUMMARY_START, OneErrorPerStream
+from source_chartmogul.fail_fast import CONSEQUENCE, SUMMARY_START, OneErrorPerStream, unanswered
 
 CDK_SUMMARY = AirbyteTracedException(message=f"{SUMMARY_START}: customers: AirbyteTracedException(...)",
                                      failure_type=FailureType.config_error)
@@ -68,3 +70,41 @@ def test_an_error_that_is_not_the_cdks_summary_is_left_alone() -> None:
     errors = OneErrorPerStream()
     errors.keeps(trace("customers", "5xx", "transient_error"))
     assert errors.summary(AirbyteTracedException(message="Something else", failure_type=FailureType.system_error)) is None
+
+
+@pytest.mark.parametrize("no_answer", [
+    requests.ConnectionError("('Connection aborted.', ConnectionResetError(104, 'Connection reset by peer'))"),
+    requests.ReadTimeout("HTTPConnectionPool(host='api.chartmogul.com', port=443): Read timed out. (read timeout=30)"),
+])
+def test_a_request_that_got_no_answer_through_its_retries_is_transient_and_names_the_url_and_base_url(
+    no_answer: requests.RequestException,
+) -> None:
+    request = requests.Request("GET", "https://api.chartmogul.com/v1/plans?per_page=200&cursor=abc").prepare()
+    exhausted = DefaultBackoffException(request=request, response=no_answer,
+                                        error_message=f"{type(no_answer).__name__}: {no_answer}")
+    try:  # as the CDK's HttpClient raises it
+        raise exhausted
+    except DefaultBackoffException:
+        try:
+            raise AirbyteTracedException(message="Exhausted available request attempts.", failure_type=FailureType.system_error)
+        except AirbyteTracedException as cdk_error:
+            error = unanswered(cdk_error, "plans")
+
+    assert error is not None and error.failure_type == FailureType.transient_error
+    assert error.message == (f"ChartMogul did not answer at https://api.chartmogul.com/v1/plans through its retries"
+                             f" ({type(no_answer).__name__}: {no_answer}). Retry the sync later; if it persists, check"
+                             " base_url (ChartMogul's is https://api.chartmogul.com) and the network.")
+    assert error.as_airbyte_message().trace.error.stream_descriptor.name == "plans"
+
+
+def test_an_error_with_an_answer_is_left_to_the_manifests_message() -> None:
+    request = requests.Request("GET", "https://api.chartmogul.com/v1/plans").prepare()
+    response = requests.Response()
+    response.status_code = 500
+    try:
+        raise DefaultBackoffException(request=request, response=response, error_message="ChartMogul kept failing")
+    except DefaultBackoffException:
+        try:
+            raise AirbyteTracedException(message="Exhausted available request attempts.", failure_type=FailureType.transient_error)
+        except AirbyteTracedException as cdk_error:
+            assert unanswered(cdk_error, "plans") is None
