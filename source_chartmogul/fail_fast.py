@@ -118,7 +118,8 @@ def unanswered(error: AirbyteTracedException, stream: str) -> Optional[AirbyteTr
     exhausted = error.__context__  # what the CDK's HttpClient raised it from
     if not isinstance(exhausted, BaseBackoffException) or exhausted.response is not None or exhausted.request is None:
         return None
-    url = urlunsplit(urlsplit(str(exhausted.request.url))._replace(query=""))
+    parts = urlsplit(str(exhausted.request.url))
+    url = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
     message = (f"ChartMogul did not answer at {url} through its retries ({exhausted}). Retry the sync later; if it"
                f" persists, check base_url (ChartMogul's is {DEFAULT_BASE_URL}) and the network.")
     return AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.transient_error,
