@@ -27,8 +27,9 @@ the emulator is another one, so neither shares a GIL with what is measured. Per 
 emulator's ground truth, requests per endpoint, 429s and 503s served, peak requests in a second, peak in flight
 (from the emulator's statistics, reset before each run), wall time, CPU time and peak RSS of the connector process.
 --beside-cpu-load N runs N CPU-bound processes (`python3 -c 'while True: pass'`) for the whole bench, as a busy
-machine would (stopped at its end). Results go to bench-results/results-<mode>.json and bench-results/summary.md (with --quick: *-quick.*). Exit status 1
-when a sync failed or delivered a wrong record count; unmet targets are reported, not failures.
+machine would (stopped at its end). Results go to bench-results/results-<mode>.json and bench-results/summary.md (with
+--quick: *-quick.*; with --beside-cpu-load N: *-besideNcpu.*). Exit status 1 when a sync failed or delivered a wrong
+record count; unmet targets are reported, not failures.
 
 This connector is installed as users get it (`pip install .`, without the test and demo dependencies) into
 .cache/bench-venv, from the working tree, at the start of every bench. The official connector needs Python 3.10 (its
@@ -797,7 +798,7 @@ def run_mode(mode: Mode, args: argparse.Namespace, official_venv: Path | None, p
                     "7 minutes, and the whole bench should stay under ~25; --official-runs N for more).")
         else:
             official_runs = args.runs
-    suffix = "-quick" if args.quick else ""
+    suffix = results_suffix(args)
     log_dir = RESULTS_DIR / "logs" / f"{mode.name}{suffix}"
     log_dir.mkdir(parents=True, exist_ok=True)
 
@@ -1154,7 +1155,7 @@ SCENARIOS = {"daily": run_daily, "resume": run_resume}
 def run_scenario(mode: Mode, args: argparse.Namespace, pool: ProcessPoolExecutor) -> dict:
     customers = mode.quick_customers if args.quick else mode.customers
     activities = mode.quick_activities if args.quick else mode.activities
-    suffix = "-quick" if args.quick else ""
+    suffix = results_suffix(args)
     log_dir = RESULTS_DIR / "logs" / f"{mode.name}{suffix}"
     log_dir.mkdir(parents=True, exist_ok=True)
     print(f"\n[{mode.name}] starting the emulator ({customers:,} customers, {activities:,} activities) ...", flush=True)
@@ -1185,6 +1186,11 @@ def scenario_report(result: dict[str, Any], markdown: bool) -> str:
     return "\n".join([f"## {heading}" if markdown else f"=== {heading}", "",
                       (markdown_table if markdown else text_table)(RUN_COLUMNS, rows), ""]
                      + [f"- {line}" if markdown else line for line in lines])
+
+
+def results_suffix(args: argparse.Namespace) -> str:
+    """Of the results' file names: a quick or busy bench does not overwrite the figures of a full, idle one."""
+    return ("-quick" if args.quick else "") + (f"-beside{args.beside_cpu_load}cpu" if args.beside_cpu_load else "")
 
 
 def interrupt(signum: int, frame: object) -> None:
@@ -1242,7 +1248,7 @@ def main(argv: list[str] | None = None) -> int:
         stop_all_processes()
         if official_venv is not None:
             point_official_manifest(official_venv, None)
-    suffix = "-quick" if args.quick else ""
+    suffix = results_suffix(args)
     summary_path = RESULTS_DIR / f"summary{suffix}.md"
     summary_path.write_text("# source-chartmogul benchmark\n\n" + "\n\n".join(
         (scenario_report if MODES[result["mode"]].scenario else mode_report)(result, markdown=True)
