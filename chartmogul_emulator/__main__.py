@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 
 from .api import DATE_BOUNDARIES, PAGING_SHAPES
-from .policies import FAULT_KINDS, SCRIPTABLE_KINDS
+from .policies import FAULT_KINDS, SCRIPTABLE_KINDS, ArrivalDelay
 from . import CHARTMOGUL_PARALLEL_CONNECTIONS, CHARTMOGUL_REQUESTS_PER_SECOND
 from .server import Emulator, no_collector_pauses
 
@@ -36,6 +36,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help=f"comma-separated subset of {','.join(SCRIPTABLE_KINDS)}")
     parser.add_argument("--stall-ms", type=float, default=0.0,
                         help="the way to the limits stalls this long every 1.3 s, then lets its requests in at once")
+    parser.add_argument("--arrival-delay", type=ArrivalDelay.parse, default=None, metavar="SHAPE:MS[:CAP_MS]",
+                        help="each request spends a seeded random time on its way before the limits count it: "
+                             "uniform:MAX_MS (e.g. uniform:120) or lognormal:MEDIAN_MS:CAP_MS (e.g. lognormal:30:500)")
+    parser.add_argument("--compute-budget", type=int, default=0,
+                        help="ChartMogul's second limit: compute units a minute before 429s (ASSUMED costs: a single "
+                             "object 1, a list page 2, a metric series 5; 0: off)")
     parser.add_argument("--slow-seconds", type=float, default=2.0, help="delay of a 'slow' fault")
     parser.add_argument("--date-boundaries", choices=DATE_BOUNDARIES, default="inclusive")
     parser.add_argument("--paging-shape", choices=PAGING_SHAPES, default="current",
@@ -54,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         latency_ms=args.latency_ms, jitter_ms=args.jitter_ms, fault_rate=args.fault_rate,
         fault_kinds=tuple(k for k in args.fault_kinds.split(",") if k), date_boundaries=args.date_boundaries,
         paging_shape=args.paging_shape, retry_after=args.retry_after, slow_seconds=args.slow_seconds,
-        stall_ms=args.stall_ms, port=args.port)
+        stall_ms=args.stall_ms, arrival_delay=None if limits_off else args.arrival_delay,
+        compute_budget=None if limits_off else args.compute_budget or None, port=args.port)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

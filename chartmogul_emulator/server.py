@@ -24,13 +24,14 @@ import struct
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 from urllib.parse import parse_qs, urlsplit
 
 from .account import Account, SimulatedDay, format_offset
 from .api import Api, ApiError
 from .policies import (FAULT_KINDS, FORBIDDEN_BODY, MAINTENANCE_PAGE, RATE_LIMITED_BODY, REFUSAL_KINDS,
-                       SERVER_ERROR_TEXT, TOO_MANY_CONNECTIONS_BODY, UNAUTHORIZED_BODY, Policies, ScriptedFault)
+                       SERVER_ERROR_TEXT, TOO_MANY_CONNECTIONS_BODY, UNAUTHORIZED_BODY, ArrivalDelay, Policies,
+                       ScriptedFault)
 
 CONTROL_PREFIX = "/_emulator/"
 
@@ -88,6 +89,9 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         if truncate:
             self.close_connection = True
 
+    def _record(self, template: str, status: int | str, fault: str | None = None) -> None:
+        self.server.emulator.policies.record(template, status, fault, url=self.path)
+
     def _send_json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
         self._send(status, encode_json(body), headers=headers)
 
@@ -116,14 +120,17 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         emulator = self.server.emulator
         policies = emulator.policies
         template = emulator.api.template_of(path)
+        on_the_way = policies.on_the_way(method, self.path)  # the limits count arrivals, not departures
+        if on_the_way:
+            time.sleep(on_the_way)
         stalled = policies.stall()
         if stalled:
             time.sleep(stalled)
-        refusal = policies.enter()
+        refusal = policies.enter(template, params)
         if refusal is not None:
             body = TOO_MANY_CONNECTIONS_BODY if refusal == 503 else RATE_LIMITED_BODY
             headers = {"Retry-After": str(policies.retry_after)} if refusal == 429 and policies.retry_after else None
-            policies.record(template, refusal)
+            self._record(template, refusal)
             self._send_json(refusal, body, headers)
             return
         try:
@@ -135,11 +142,11 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         emulator = self.server.emulator
         policies = emulator.policies
         if not policies.authorized(self.headers.get("Authorization")):
-            policies.record(template, 401)
+            self._record(template, 401)
             self._send_json(401, UNAUTHORIZED_BODY)
             return
         if method != "GET":
-            policies.record(template, 405)
+            self._record(template, 405)
             self._send_json(405, {"code": 405, "message": "Method not allowed", "param": None})
             return
         decision = policies.decide(method, self.path, path)
@@ -152,34 +159,34 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         if fault == "slow":
             time.sleep(policies.slow_seconds)
         status, body = emulator.api.get(path, params, pagination_fault=fault if fault != "slow" else None)
-        policies.record(template, status, fault)
+        self._record(template, status, fault)
         self._send_json(status, body)
 
     def _serve_fault(self, fault: str, variant: int, template: str, path: str, params: dict[str, str]) -> None:
         policies = self.server.emulator.policies
         if fault == "reset":
-            policies.record(template, "reset", fault)
+            self._record(template, "reset", fault)
             self._reset_connection()
         elif fault == "truncated":
             _, body = self.server.emulator.api.get(path, params)
-            policies.record(template, 200, fault)
+            self._record(template, 200, fault)
             self._send(200, encode_json(body), truncate=True)
         elif fault == "html200":
-            policies.record(template, 200, fault)
+            self._record(template, 200, fault)
             self._send(200, MAINTENANCE_PAGE.encode(), "text/html; charset=utf-8")
         elif fault == "401":
-            policies.record(template, 401, fault)
+            self._record(template, 401, fault)
             self._send_json(401, UNAUTHORIZED_BODY)
         elif fault == "403":
-            policies.record(template, 403, fault)
+            self._record(template, 403, fault)
             self._send_json(403, FORBIDDEN_BODY)
         elif fault == "429":
-            policies.record(template, 429, fault)
+            self._record(template, 429, fault)
             seconds = policies.retry_after or 1
             self._send_json(429, RATE_LIMITED_BODY, {"Retry-After": str(seconds)} if variant else None)
         else:
             status = int(fault)
-            policies.record(template, status, fault)
+            self._record(template, status, fault)
             if variant:
                 self._send(status, SERVER_ERROR_TEXT[fault].encode(), "text/plain; charset=utf-8")
             else:
@@ -249,21 +256,29 @@ class Emulator:
     when None or 0. ``fault_rate`` draws ``fault_kinds`` at random; ``retry_after`` adds a ``Retry-After``
     header to limiter 429s (the real API sends none); ``slow_seconds`` is the delay of a ``slow`` fault;
     ``paging_shape`` is how lists say there is more (``api.PAGING_SHAPES``); ``stall_ms``: the way to the limits stalls
-    that long every 1.3 s, and lets what it held arrive at once (late requests, as ChartMogul's clock sees them).
+    that long every 1.3 s, and lets what it held arrive at once (late requests, as ChartMogul's clock sees them);
+    ``arrival_delay`` (``policies.ArrivalDelay``, or its text such as ``uniform:120``): each request spends a random,
+    seeded time on its way before the limits count it, as over a real network; ``compute_budget``: ChartMogul's
+    second limit, compute units per minute (``policies.compute_units``), beyond which it answers 429 (off when None or
+    0); ``clock``: the limits' clock (a test's fake one; ``time.monotonic`` by default).
     """
 
     def __init__(self, seed: int = 7, customers: int = 200, activities: int = 2000, api_key: str = "test-api-key",
                  rate_limit: int | None = None, max_connections: int | None = None, latency_ms: float = 0,
                  jitter_ms: float = 0, fault_rate: float = 0.0, fault_kinds: tuple[str, ...] = FAULT_KINDS,
                  date_boundaries: str = "inclusive", paging_shape: str = "current", retry_after: int | None = None,
-                 slow_seconds: float = 2.0, stall_ms: float = 0.0, port: int = 0, account: Account | None = None) -> None:
+                 slow_seconds: float = 2.0, stall_ms: float = 0.0, arrival_delay: ArrivalDelay | str | None = None,
+                 compute_budget: int | None = None, clock: Callable[[], float] = time.monotonic, port: int = 0,
+                 account: Account | None = None) -> None:
         self.account = account or Account.build(seed, customers, activities)
         self.api = Api(self.account, date_boundaries, paging_shape)
         self.api_key = api_key
         self.policies = Policies(seed=seed, api_key=api_key, rate_limit=rate_limit,
                                  max_connections=max_connections, latency_ms=latency_ms, jitter_ms=jitter_ms,
                                  fault_rate=fault_rate, fault_kinds=tuple(fault_kinds), retry_after=retry_after,
-                                 slow_seconds=slow_seconds, stall_ms=stall_ms)
+                                 slow_seconds=slow_seconds, stall_ms=stall_ms,
+                                 arrival_delay=ArrivalDelay.parse(arrival_delay) if isinstance(arrival_delay, str)
+                                 else arrival_delay, compute_budget=compute_budget, clock=clock)
         self.port = port
         self._server: EmulatorServer | None = None
         self._thread: threading.Thread | None = None

@@ -83,3 +83,17 @@ class Client:
                 page += 1
             elif not body["has_more"]:
                 return records, bodies
+
+
+class FakeClock:
+    """The emulator's limits' clock, moved by the test alone: what falls in one second does not depend on how busy
+    the machine is."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds

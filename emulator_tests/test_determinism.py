@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 from chartmogul_emulator import Account, Emulator
 
@@ -34,12 +33,6 @@ def test_activity_count_is_exactly_the_requested_size() -> None:
     for customers, activities in ((200, 2000), (10, 1000), (300, 150), (1, 1), (40, 0)):
         account = Account.build(1, customers, activities)
         assert account.activity_count == activities and len(account.customers) == customers
-
-
-def test_small_account_builds_quickly() -> None:
-    began = time.perf_counter()
-    Account.build(7, 200, 2000)
-    assert time.perf_counter() - began < 5.0  # about 0.02 s on the reference machine; loose for noisy CI
 
 
 def test_activity_uuid_maps_back_to_its_rank() -> None:

@@ -1,10 +1,11 @@
-"""The bench's own reckoning for its daily and resume modes (scripts/bench.py): which subscription requests a daily
-sync owes, and how the records of a killed and a resumed attempt add up against a clean sync."""
+"""The bench's own reckoning (scripts/bench.py): which subscription requests a daily sync owes, how the records of a
+killed and a resumed attempt add up against a clean sync, and the network mode's targets."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
+from types import SimpleNamespace
 import sys
 from collections import Counter
 from pathlib import Path
@@ -74,3 +75,17 @@ def test_the_output_of_a_killed_sync_gives_its_records_and_each_streams_last_sta
         "tasks": {"type": "STREAM", "stream": {"stream_descriptor": {"name": "tasks"}, "stream_state": {"cursor": "c2"}}},
         "plans": {"type": "STREAM", "stream": {"stream_descriptor": {"name": "plans"},
                                                "stream_state": {"__ab_no_cursor_state_message": True}}}}
+
+
+@pytest.mark.parametrize("wall_s, refused_429, refused_503, met", [
+    (115.0, 4, 0, (True, True)),  # 1.15x the floor; 4 of 4,000 requests: 0.1%
+    (115.1, 4, 0, (False, True)),
+    (100.0, 5, 0, (True, False)),
+    (100.0, 0, 1, (True, False)),  # over a network too, a 503 is a connection the pace should not have opened
+])
+def test_over_a_network_the_pace_may_get_429s_up_to_a_thousandth_of_its_requests(wall_s, refused_429, refused_503, met) -> None:
+    run = SimpleNamespace(rate_limited_429=refused_429, connection_limited_503=refused_503, requests_total=4_000)
+    targets = bench.verdicts(bench.MODES["full20k-network"], {"wall_s": wall_s, "requests_total": 4_000}, None, [run])
+    assert [target for target, _, _ in targets] == [
+        "wall <= 1.15x the rate-limit floor", "429s at most 0.1% of the requests and zero 503 in every run (ours)"]
+    assert tuple(verdict for _, verdict, _ in targets) == met
