@@ -60,6 +60,6 @@ class SegmentPartition(WrappedPartition):
                 raise
             segment = str((self.to_slice() or {}).get(PARTITION_FIELD))
             setting = setting_of(segment, self._config)
-            error.message = (error.message.replace(ANY_SEGMENT, f"segment {segment!r} of {setting}", 1)
-                             .replace(ANY_FIX, FIX[setting]))
-            raise
+            named = error.message.replace(ANY_SEGMENT, f"segment {segment!r} of {setting}", 1).replace(ANY_FIX, FIX[setting])
+            raise AirbyteTracedException(message=named, internal_message=error.internal_message,
+                                         failure_type=error.failure_type) from error
