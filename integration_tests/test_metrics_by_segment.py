@@ -6,40 +6,21 @@ from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, Iterator
-
-import pytest
+from typing import Any
 
 from chartmogul_emulator import Emulator
 from chartmogul_emulator.stream_truth import SEGMENT_STREAMS, ground_truth, segments
 from integration_tests.connector_cli import as_multiset, run_connector
+# The settings' emulator (a module fixture: one of its own here), config and successful read.
+from integration_tests.test_settings_end_to_end import CONFIG, KEY, assert_exact, emulator, read  # noqa: F401
 
-KEY = "sk_segments_e2e_5d93b1"
 CONFIGURED = [
     {"name": "Europe in EUR", "filters": "currency~ANY~'EUR'", "geo": "de, fr,es"},
     {"name": "US and GB", "geo": "US,GB"},
     {"name": "Gold or Silver in USD", "filters": "currency~ANY~'USD' AND plan~ANY~'Gold monthly','Silver monthly'"},
     {"name": "Gold monthly", "plans": " Gold monthly , Silver monthly"},  # a plan's name: this definition wins
 ]
-CONFIG = {
-    "api_key": KEY, "start_date": "2019-01-01T00:00:00Z", "end_date": "2025-12-31T23:59:59Z", "interval": "quarter",
-    "max_requests_per_second": 1000,
-}
 SEGMENT_STREAM_NAMES = list(SEGMENT_STREAMS)
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    with Emulator(seed=3, customers=400, activities=4000, api_key=KEY) as started:
-        yield started
-
-
-def read(emulator: Emulator, tmp_path: Path, streams: list[str], **settings: Any):
-    config = {**CONFIG, **settings, "base_url": emulator.url}
-    emulator.reset_stats()
-    run = run_connector("read", tmp_path, config, streams)
-    assert run.returncode == 0 and run.errors() == [], run.stderr[-2000:]
-    return run, config
 
 
 def requests_to(emulator: Emulator, path: str) -> int:
@@ -48,15 +29,14 @@ def requests_to(emulator: Emulator, path: str) -> int:
 
 def test_each_segment_stream_reads_every_configured_and_plan_segment_exactly_one_request_each(
         emulator: Emulator, tmp_path: Path) -> None:
+    emulator.reset_stats()
     run, config = read(emulator, tmp_path, SEGMENT_STREAM_NAMES, metrics_segments=CONFIGURED, metrics_by_plan=True)
     expected_segments = segments(emulator, config)
     plan_names = [plan["name"] for plan in emulator.truth("/v1/plans")]
     assert "Gold monthly" in plan_names and len(expected_segments) == len(CONFIGURED) + len(plan_names) - 1
     assert expected_segments["Gold monthly"] == {"plans": "Gold monthly,Silver monthly"}  # the configured one
     for stream in SEGMENT_STREAM_NAMES:
-        records = run.records(stream)
-        assert as_multiset(records) == as_multiset(ground_truth(emulator, stream, config)), stream
-        assert {record["segment"] for record in records} == set(expected_segments)
+        assert {record["segment"] for record in assert_exact(run, emulator, stream, config)} == set(expected_segments)
     assert {r["segment"]: (r["filters"], r["geo"], r["plans"]) for r in run.records("segment_mrr_metrics")}["Europe in EUR"] == (
         "currency~ANY~'EUR'", "DE,FR,ES", "")
     for series in ("mrr", "all", "customer-count"):
@@ -67,8 +47,9 @@ def test_each_segment_stream_reads_every_configured_and_plan_segment_exactly_one
 
 def test_without_metrics_by_plan_no_plan_is_read_and_a_stream_not_selected_costs_nothing(
         emulator: Emulator, tmp_path: Path) -> None:
+    emulator.reset_stats()
     run, config = read(emulator, tmp_path, ["segment_mrr_metrics"], metrics_segments=CONFIGURED)
-    assert as_multiset(run.records("segment_mrr_metrics")) == as_multiset(ground_truth(emulator, "segment_mrr_metrics", config))
+    assert_exact(run, emulator, "segment_mrr_metrics", config)
     assert emulator.stats()["requests"] == {"/v1/metrics/mrr": {"200": len(CONFIGURED)}}
 
 
@@ -108,5 +89,5 @@ def test_a_segment_chartmogul_refuses_fails_its_stream_naming_it_and_keeps_the_o
         " Correct it in metrics_segments, or remove it.")]
     kept = {**config, "metrics_segments": CONFIGURED[:2]}
     assert as_multiset(run.records("segment_key_metrics")) == as_multiset(ground_truth(emulator, "segment_key_metrics", kept))
-    assert as_multiset(run.records("key_metrics")) == as_multiset(ground_truth(emulator, "key_metrics", config))
+    assert_exact(run, emulator, "key_metrics", config)
     assert KEY not in run.stdout + run.stderr
