@@ -121,9 +121,7 @@ def _list_problem(name: str, value: str, schema: Mapping[str, Any], setting: str
     return f"{name} {value!r} lists {wrong!r}, which is not {item_rule}: {fix}."
 
 
-SEGMENTS = "metrics_segments"
-# A segment's fields and the settings of the same rules (the spec states them again: a unit test keeps them equal).
-_SEGMENT_FIELD_SETTINGS = {"filters": "metrics_filters", "geo": "metrics_geo", "plans": "metrics_plans"}
+SEGMENTS = "metrics_segments"  # a segment's filters, geo and plans follow the rules of metrics_filters, _geo and _plans
 
 
 def _segment_problem(error: ValidationError, segments: Any, properties: Mapping[str, Any]) -> str:
@@ -150,7 +148,7 @@ def _segment_problem(error: ValidationError, segments: Any, properties: Mapping[
     if error.validator == "type":
         return f"{where} {field} must be a string, not {_JSON_TYPE_NAMES.get(type(error.instance), 'that')}."
     if field in ("geo", "plans"):
-        return f"{where} " + _list_problem(field, error.instance, schema, _SEGMENT_FIELD_SETTINGS[field])
+        return f"{where} " + _list_problem(field, error.instance, schema, f"metrics_{field}")
     return (f"{where} {field} {error.instance!r} is not valid: use {schema['pattern_descriptor']}"
             f" (for example {_example(schema)}).")
 
