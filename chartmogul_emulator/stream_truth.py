@@ -1,4 +1,4 @@
-"""The emulator's ground truth of each of the connector's 17 streams: every record a complete, correct read of the
+"""The emulator's ground truth of each of the connector's 20 streams: every record a complete, correct read of the
 stream delivers, as the connector emits it; and the endpoint each stream reads, as the emulator counts its requests.
 The integration tests compare syncs with it, and `make bench` counts the records it expects with it."""
 
@@ -8,6 +8,9 @@ from typing import Any, Mapping
 
 
 METRIC_ENDPOINTS = {"customer_count": "customer-count", "key_metrics": "all", "mrr_metrics": "mrr"}
+# Each segment stream and the whole-account stream of the same series.
+SEGMENT_STREAMS = {"segment_customer_count": "customer_count", "segment_key_metrics": "key_metrics",
+                   "segment_mrr_metrics": "mrr_metrics"}
 LIST_ENDPOINTS = {
     "customers": "customers", "plans": "plans", "plan_groups": "plan_groups", "invoices": "invoices",
     "subscription_events": "subscription_events", "data_sources": "data_sources", "account": "account",
@@ -21,8 +24,8 @@ CHILD_ENDPOINTS = {"plan_group_plans": "plan_groups/{uuid}/plans", "customer_sub
 
 def endpoint_template(stream: str) -> str:
     """The path of the endpoint `stream` reads, as the emulator's statistics count its requests."""
-    if stream in METRIC_ENDPOINTS:
-        return f"/v1/metrics/{METRIC_ENDPOINTS[stream]}"
+    if stream in METRIC_ENDPOINTS or stream in SEGMENT_STREAMS:
+        return f"/v1/metrics/{METRIC_ENDPOINTS[SEGMENT_STREAMS.get(stream, stream)]}"
     return "/v1/" + {**LIST_ENDPOINTS, **CHILD_ENDPOINTS}.get(stream, stream)  # activities: /v1/activities
 
 
@@ -49,14 +52,32 @@ def metric_segment(config: Mapping[str, Any]) -> dict[str, str]:
     return {name: value for name, value in segment.items() if value}
 
 
+def segments(emulator: Any, config: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """Each segment a sync reads, by name, with its definition as sent: those of metrics_segments, then, with
+    metrics_by_plan, one per plan name of the account that no segment of metrics_segments has."""
+    found = {entry["name"]: metric_segment({f"metrics_{key}": value for key, value in entry.items()})
+             for entry in config.get("metrics_segments") or []}
+    for plan in emulator.truth("/v1/plans") if config.get("metrics_by_plan") else []:
+        found.setdefault(plan["name"], {"plans": plan["name"]})
+    return found
+
+
+def metric_series(emulator: Any, stream: str, config: Mapping[str, Any], segment: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The entries of the whole-account metric stream `stream`'s series for the config's dates and one segment."""
+    days = {"start-date": config["start_date"][:10], "end-date": config["end_date"][:10]}
+    return emulator.truth(f"/v1/metrics/{METRIC_ENDPOINTS[stream]}", {**days, "interval": config.get("interval", "month"), **segment})
+
+
 def ground_truth(emulator: Any, stream: str, config: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Every record a correct sync of `stream` with `config` delivers, as the connector emits it."""
     if stream == "activities":
         records = emulator.truth("/v1/activities", {"start-date": config["start_date"], "end-date": config["end_date"]})
     elif stream in METRIC_ENDPOINTS:
-        days = {"start-date": config["start_date"][:10], "end-date": config["end_date"][:10]}
-        params = {**days, "interval": config.get("interval", "month"), **metric_segment(config)}
-        records = emulator.truth(f"/v1/metrics/{METRIC_ENDPOINTS[stream]}", params)
+        records = metric_series(emulator, stream, config, metric_segment(config))
+    elif stream in SEGMENT_STREAMS:
+        records = [{**entry, "segment": name, **{key: sent.get(key, "") for key in ("filters", "geo", "plans")}}
+                   for name, sent in segments(emulator, config).items()
+                   for entry in metric_series(emulator, SEGMENT_STREAMS[stream], config, sent)]
     elif stream == "plan_group_plans":
         records = [
             {**plan, "plan_group_uuid": group["uuid"]}

@@ -189,6 +189,20 @@ def test_plans_by_name_or_uuid_partition_the_account(chartmogul_emulator: Emulat
     assert segment_counts(chartmogul_emulator, plans=both) == [x + y for x, y in zip(by_name[0], by_name[1])]
 
 
+@pytest.mark.parametrize("interval", ["month", "quarter"])
+def test_the_mrr_and_movements_of_each_plan_add_up_to_the_accounts_on_every_date(chartmogul_emulator: Emulator,
+                                                                                 interval: str) -> None:
+    period = {**PERIOD, "interval": interval}
+    keys = ["mrr", "mrr-new-business", "mrr-expansion", "mrr-contraction", "mrr-churn", "mrr-reactivation"]
+    whole = chartmogul_emulator.truth("/v1/metrics/mrr", period)
+    by_plan = [chartmogul_emulator.truth("/v1/metrics/mrr", {**period, "plans": plan.name})
+               for plan in chartmogul_emulator.account.plans]
+    for i, entry in enumerate(whole):
+        assert {key: sum(series[i][key] for series in by_plan) for key in keys} == {key: entry[key] for key in keys}
+        assert all(series[i]["date"] == entry["date"] for series in by_plan)
+    assert sum(1 for series in by_plan if any(e["mrr"] for e in series)) > 1 and max(e["mrr"] for e in whole) > 0
+
+
 def test_every_metric_endpoint_honours_the_segment(client: Client) -> None:
     for metric in ("all", "mrr", "arr", "customer-count"):
         whole = client.get(f"/v1/metrics/{metric}", PERIOD).json()

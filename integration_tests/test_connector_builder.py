@@ -31,6 +31,7 @@ def builder_answer(command: str, emulator: Emulator, tmp_path: Path, stream: str
     """What the Builder's backend answers, as written; it reads only the manifest (a dict) and the user's config."""
     config = {
         "api_key": KEY, "start_date": "2019-01-01T00:00:00Z", "end_date": "2025-12-31T23:59:59Z", "base_url": emulator.url,
+        "metrics_segments": [{"name": "US in USD", "filters": "currency~ANY~'USD'", "geo": "US"}], "metrics_by_plan": True,
         "__command": command,
         "__injected_declarative_manifest": written_manifest(),
         "__test_read_config": {"max_records": 50, "max_pages_per_slice": 2, "max_slices": 3},
@@ -60,6 +61,15 @@ def test_the_builder_test_reads_records_without_warnings(stream: str, emulator: 
     assert records, f"{stream}: the Builder's test read returned no records"
     problems = [log["message"] for log in result["logs"] if log["level"] in ("WARN", "WARNING", "ERROR", "FATAL")]
     assert problems == []
+
+
+def test_the_builder_test_reads_a_segment_stream_one_slice_per_segment_configured_first_then_each_plan(
+        emulator: Emulator, tmp_path: Path) -> None:
+    result = builder_request("test_read", emulator, tmp_path, "segment_mrr_metrics")
+
+    plans = [plan["name"] for plan in emulator.truth("/v1/plans")]
+    segments = [{record["segment"] for page in slice_["pages"] for record in page["records"]} for slice_ in result["slices"]]
+    assert segments == [{"US in USD"}, {plans[0]}, {plans[1]}]  # max_slices 3
 
 
 # Known limit, pinned to airbyte-cdk 7.39.1 (docs/reliability.md): the key's derived forms are masked by

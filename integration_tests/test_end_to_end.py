@@ -19,6 +19,7 @@ WRONG_KEY = "sk_wrong+0000/000000000000"
 CONFIG = {
     "api_key": KEY, "start_date": "2019-01-01T00:00:00Z", "end_date": "2025-12-31T23:59:59Z", "interval": "month",
     "max_requests_per_second": 1000,
+    "metrics_segments": [{"name": "Europe in EUR", "filters": "currency~ANY~'EUR'", "geo": "DE,FR,ES"}], "metrics_by_plan": True,
 }
 CUSTOMERS, ACTIVITIES = 1_500, 12_000  # 8 pages of customers, 60 of activities
 

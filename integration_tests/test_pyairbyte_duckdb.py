@@ -27,7 +27,8 @@ def test_sync_into_duckdb_holds_exactly_the_emulators_rows_and_reports_mrr(tmp_p
 
     # The script's account: the emulator is deterministic, so the same seed and sizes give the same records.
     with Emulator(seed=7, customers=CUSTOMERS, activities=ACTIVITIES) as emulator:
-        config = {"start_date": "2019-01-01T00:00:00Z", "end_date": "2025-12-31T23:59:59Z", "interval": "month"}
+        config = {"start_date": "2019-01-01T00:00:00Z", "end_date": "2025-12-31T23:59:59Z", "interval": "month",
+                  "metrics_by_plan": True}
         expected = {stream: len(ground_truth(emulator, stream, config)) for stream in STREAM_NAMES}
         final_mrr = emulator.truth("/v1/metrics/mrr", {"start-date": "2019-01-01", "end-date": "2025-12-31", "interval": "month"})[-1]["mrr"]
     with duckdb.connect(str(db_path), read_only=True) as db:
@@ -39,4 +40,6 @@ def test_sync_into_duckdb_holds_exactly_the_emulators_rows_and_reports_mrr(tmp_p
     assert "0 answered 429, 0 answered 503." in result.stdout
     last_month = next(line for line in result.stdout.splitlines() if line.startswith("2025-12 "))  # the MRR table's last row
     assert last_month.split()[1] == f"{final_mrr / 100:,.0f}"
+    assert rows["segment_mrr_metrics"] == len(emulator.account.plans) * rows["mrr_metrics"] > 0  # MRR by plan
+    assert f"equal to the account's MRR of 2025-12, {final_mrr / 100:,.0f}" in result.stdout
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -34,7 +34,10 @@ def emulator() -> Emulator:
 def on_emulator(scenario: ConnectorTestScenario) -> ConnectorTestScenario:
     if scenario.requires_creds:  # a real key is not here: the emulator's account stands in for it
         config = {"api_key": EMULATOR_KEY, "start_date": "2019-01-01T00:00:00Z", "end_date": "2025-12-31T23:59:59Z",
-                  "max_requests_per_second": 1000}  # the emulator here enforces no rate limit
+                  "max_requests_per_second": 1000,  # the emulator here enforces no rate limit
+                  # the segment streams' records: one configured segment and one per plan
+                  "metrics_segments": [{"name": "US in USD", "filters": "currency~ANY~'USD'", "geo": "US"}],
+                  "metrics_by_plan": True}
     else:
         config = scenario.get_config_dict(connector_root=ROOT, empty_if_missing=False)
     # Same scenario name (the suite reads the scenario named `config` by default), served by the emulator.

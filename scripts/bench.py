@@ -6,7 +6,7 @@ Modes (realistic and cpu by default; --mode picks, and may be repeated):
   20,000 customers and 200,000 activities;
 * cpu: no latency, no limits, 2,000 customers and 100,000 activities: what each connector costs per record;
 * rss1m: 1,000,000 activities, no latency, no limits, our connector only: its peak memory;
-* full5k, full20k: every stream (all 17) of 5,000 or 20,000 customers at ChartMogul's limits and latency, our
+* full5k, full20k: every stream (all 20; the segment streams have no segment by default) of 5,000 or 20,000 customers at ChartMogul's limits and latency, our
   connector only, with its default settings: the 429s and 503s it gets, the peak requests in a second, every stream's
   records against the ground truth (customer_subscriptions alone is one request per customer), and the wall time
   against the rate-limit floor (requests / 40 per s);

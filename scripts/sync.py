@@ -2,7 +2,8 @@
 
 Without --config it runs against the local ChartMogul emulator (a synthetic account it starts and stops); with
 --config it reads the account of that config's API key. It prints the rows each stream delivered, a monthly MRR
-table with its movements, and writes an MRR chart (PNG).
+table with its movements, the MRR of each segment (on the emulator: of each plan, with metrics_by_plan), and writes an
+MRR chart (PNG).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from chartmogul_emulator import (  # noqa: E402
 CONNECTOR = Path(sys.executable).parent / "source-chartmogul"
 EMULATOR_KEY = "sk_emulator_demo_4d9f2b7c1e8a"
 MOVEMENTS = ["mrr_new_business", "mrr_expansion", "mrr_contraction", "mrr_churn", "mrr_reactivation"]
+CHARTED_SEGMENTS = 8  # the largest segments by last MRR have a band of their own in the chart; the rest share one
 
 
 @contextlib.contextmanager
@@ -51,7 +53,7 @@ def chartmogul_config(config_path: str | None, customers: int, activities: int) 
             no_collector_pauses():
         print(f"ChartMogul emulator at {emulator.url}: {customers:,} customers, {activities:,} activities (seed 7)")
         yield {"api_key": EMULATOR_KEY, "start_date": "2019-01-01T00:00:00Z", "end_date": "2025-12-31T23:59:59Z",
-               "interval": "month", "base_url": emulator.url}
+               "interval": "month", "base_url": emulator.url, "metrics_by_plan": True}
         stats = emulator.stats()
         print(
             f"The emulator served {stats['total_requests']:,} requests, at most {stats['peak_requests_per_second']} in a second"
@@ -75,6 +77,34 @@ def monthly_mrr(cache: ab.DuckDBCache) -> list[tuple]:
     return [(row["month"], *(row[name] for name in ["mrr", *MOVEMENTS])) for row in rows]
 
 
+def monthly_mrr_by_segment(cache: ab.DuckDBCache) -> dict[str, dict[str, float]]:
+    """Month-end MRR of each segment, in currency units, from the synced segment_mrr_metrics table: segment -> month
+    -> MRR, the segments largest last first."""
+    rows = cache.run_sql_query("select segment, strftime(cast(date as date), '%Y-%m') as month, mrr / 100 as mrr"
+                               " from segment_mrr_metrics order by date")
+    by_segment: dict[str, dict[str, float]] = {}
+    for row in rows:
+        by_segment.setdefault(row["segment"], {})[row["month"]] = row["mrr"]
+    return dict(sorted(by_segment.items(), key=lambda item: -list(item[1].values())[-1]))
+
+
+def print_segments(by_segment: dict[str, dict[str, float]], mrr: list[tuple]) -> None:
+    """Each segment's last month-end MRR, its share of the account's and its change over a year; then whether the
+    segments add up to the account (they do when they partition it, as the plans do)."""
+    whole = {row[0]: row[1] for row in mrr}
+    last = mrr[-1][0]
+    year_before = mrr[-13][0] if len(mrr) > 12 else mrr[0][0]
+    width = max(len("segment"), *map(len, by_segment))
+    print(f"\n{'segment':<{width}} {'MRR ' + last:>14} {'share':>7} {'MRR ' + year_before:>14} {'change':>8}")
+    for segment, months in by_segment.items():
+        now, before = months.get(last, 0), months.get(year_before, 0)
+        change = f"{100 * (now - before) / before:+.1f}%" if before else "new"
+        print(f"{segment:<{width}} {now:>14,.0f} {100 * now / whole[last] if whole[last] else 0:>6.1f}% {before:>14,.0f} {change:>8}")
+    total = sum(months.get(last, 0) for months in by_segment.values())
+    verdict = "equal to" if round(total, 2) == round(whole[last], 2) else "not equal to (the segments overlap or leave customers out)"
+    print(f"{'sum':<{width}} {total:>14,.0f}: {verdict} the account's MRR of {last}, {whole[last]:,.0f}")
+
+
 def print_table(rows_per_stream: dict[str, int], mrr: list[tuple]) -> None:
     width = max(map(len, rows_per_stream))
     print(f"\n{'stream':<{width}}  rows")
@@ -85,14 +115,15 @@ def print_table(rows_per_stream: dict[str, int], mrr: list[tuple]) -> None:
         print(f"{month:<8} " + " ".join(f"{value:>{12 if i == 0 else 10},.0f}" for i, value in enumerate(values)))
 
 
-def write_chart(mrr: list[tuple], path: Path) -> None:
+def write_chart(mrr: list[tuple], by_segment: dict[str, dict[str, float]], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")  # no screen: render straight to the file
     from matplotlib import pyplot
 
     months = [row[0] for row in mrr]
-    figure, axis = pyplot.subplots(figsize=(12, 6))
+    figure, axes = pyplot.subplots(2 if by_segment else 1, 1, figsize=(12, 11 if by_segment else 6), squeeze=False)
+    axis = axes[0][0]
     positive_base = [0.0] * len(mrr)
     negative_base = [0.0] * len(mrr)
     for index, name in enumerate(MOVEMENTS, start=2):
@@ -110,8 +141,25 @@ def write_chart(mrr: list[tuple], path: Path) -> None:
     axis.tick_params(axis="x", rotation=45)
     axis.legend(loc="upper left")
     line_axis.legend(loc="upper right")
+    if by_segment:
+        chart_segments(axes[1][0], months, by_segment)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
+
+
+def chart_segments(axis: Any, months: list[str], by_segment: dict[str, dict[str, float]]) -> None:
+    """Month-end MRR stacked by segment: the largest CHARTED_SEGMENTS, then the others together."""
+    names = list(by_segment)
+    bands = {name: [by_segment[name].get(month, 0) for month in months] for name in names[:CHARTED_SEGMENTS]}
+    if len(names) > CHARTED_SEGMENTS:
+        others = names[CHARTED_SEGMENTS:]
+        bands[f"{len(others)} others"] = [sum(by_segment[name].get(month, 0) for name in others) for month in months]
+    axis.stackplot(months, *bands.values(), labels=list(bands))
+    axis.set_title("Month-end MRR by segment (segment_mrr_metrics)")
+    axis.set_ylabel("MRR")
+    axis.set_xticks(months[:: max(1, len(months) // 12)])
+    axis.tick_params(axis="x", rotation=45)
+    axis.legend(loc="upper left", fontsize="small", ncol=3)
 
 
 def main() -> None:
@@ -132,11 +180,15 @@ def main() -> None:
     with chartmogul_config(options.config, options.customers, options.activities) as config:
         rows_per_stream = sync(config, cache, streams)
         monthly = config.get("interval", "month") == "month" and "mrr_metrics" in rows_per_stream
+        segmented = monthly and rows_per_stream.get("segment_mrr_metrics", 0) > 0
     mrr = monthly_mrr(cache) if monthly else []
+    by_segment = monthly_mrr_by_segment(cache) if segmented else {}
     print_table(rows_per_stream, mrr)
+    if by_segment:
+        print_segments(by_segment, mrr)
     print(f"\nDuckDB: {db_path}")
     if mrr:
-        write_chart(mrr, chart_path)
+        write_chart(mrr, by_segment, chart_path)
         print(f"MRR chart: {chart_path}")
     else:
         print("No monthly MRR report: sync mrr_metrics with interval month for it.")

@@ -2,15 +2,16 @@
 
 The CDK validates the config against the spec as well, but it reports raw jsonschema text
 ("'2017-01' does not match '^[0-9]{4}-...'") that names neither the setting nor the fix. The rules
-stay in the manifest's spec; this module only words their failures, and adds the cross-field rule
-that JSON schema cannot state (end_date after start_date).
+stay in the manifest's spec; this module only words their failures (every mistake in metrics_segments, one line
+each), and adds the cross-field rules that JSON schema cannot state (end_date after start_date, segment names unique).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime, timezone
-from typing import Any, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional
 from urllib.parse import urlsplit
 
 from jsonschema import Draft7Validator
@@ -33,6 +34,13 @@ def config_problem(config: Mapping[str, Any], spec: Mapping[str, Any]) -> Option
         Draft7Validator(spec).iter_errors(config),
         key=lambda error: properties.get(_setting_name(error), {}).get("order", len(properties)),
     )
+    if not errors or _setting_name(errors[0]) == SEGMENTS:  # every mistake in the segments, one line each
+        segments = config.get(SEGMENTS) or []
+        mistakes = sorted((error for error in errors if _setting_name(error) == SEGMENTS), key=lambda e: [*e.path][1:2])
+        problems = [_segment_problem(error, segments, properties) for error in mistakes]
+        problems += _repeated_segment_names(segments) if isinstance(segments, list) else []
+        if problems:
+            return "\n".join(problems)
     if errors:
         return _describe(errors[0], properties)
     unknown = sorted(key for key in config if key not in properties and not key.startswith(_INTERNAL_KEY_PREFIXES))
@@ -55,7 +63,7 @@ def config_problem(config: Mapping[str, Any], spec: Mapping[str, Any]) -> Option
 
 
 def _setting_name(error: ValidationError) -> str:
-    if error.validator == "required":
+    if error.validator == "required" and not error.path:
         return error.message.split("'")[1]
     return str(error.path[0]) if error.path else ""
 
@@ -102,15 +110,58 @@ _LIST_SETTINGS = {
 }
 
 
-def _list_problem(name: str, value: str, schema: Mapping[str, Any]) -> str:
-    """The item of a comma-separated setting that breaks its pattern, named."""
-    item_pattern, item_rule, when_left_out = _LIST_SETTINGS[name]
+def _list_problem(name: str, value: str, schema: Mapping[str, Any], setting: str = "") -> str:
+    """The item of a comma-separated setting (or of a segment's field of that `setting`) that breaks its pattern, named."""
+    item_pattern, item_rule, when_left_out = _LIST_SETTINGS[setting or name]
     fix = f"use {schema['pattern_descriptor']} (for example {_example(schema)}), or leave it out for {when_left_out}"
     items = [item.strip() for item in value.split(",")]
     wrong = next((item for item in items if not item_pattern.fullmatch(item)), "")
     if not wrong:
         return f"{name} {value!r} has an empty item: {fix}."
     return f"{name} {value!r} lists {wrong!r}, which is not {item_rule}: {fix}."
+
+
+SEGMENTS = "metrics_segments"  # a segment's filters, geo and plans follow the rules of metrics_filters, _geo and _plans
+
+
+def _segment_problem(error: ValidationError, segments: Any, properties: Mapping[str, Any]) -> str:
+    """One mistake in metrics_segments, as one line naming the segment (by its place, and its name if it has one)."""
+    if len(error.path) < 2:  # not a list at all
+        return _describe(error, properties)
+    index = error.path[1]
+    segment = segments[index]
+    name = segment.get("name") if isinstance(segment, Mapping) else None
+    where = f"{SEGMENTS} segment {index + 1}" + (f" ({name!r})" if isinstance(name, str) and name.strip() else "")
+    item = properties[SEGMENTS]["items"]
+    if len(error.path) == 2:
+        if error.validator == "required":
+            return f"{where} has no name: give each segment a name, unique among the segments."
+        if error.validator == "anyOf":
+            return (f"{where} is empty: give it filters, geo or plans, or remove it (the whole account is what"
+                    " customer_count, key_metrics and mrr_metrics read).")
+        if error.validator == "additionalProperties":
+            extra = sorted(set(segment) - set(item["properties"]))
+            return f"{where} has {', '.join(map(repr, extra))}: a segment has only name, filters, geo and plans."
+        return f"{where} must be an object such as {json.dumps(_example(properties[SEGMENTS])[0])}."
+    field = str(error.path[2])
+    schema = item["properties"][field]
+    if error.validator == "type":
+        return f"{where} {field} must be a string, not {_JSON_TYPE_NAMES.get(type(error.instance), 'that')}."
+    if field in ("geo", "plans"):
+        return f"{where} " + _list_problem(field, error.instance, schema, f"metrics_{field}")
+    return (f"{where} {field} {error.instance!r} is not valid: use {schema['pattern_descriptor']}"
+            f" (for example {_example(schema)}).")
+
+
+def _repeated_segment_names(segments: Iterable[Any]) -> list[str]:
+    """One line per name that more than one segment has: the name tells a segment's records from another's."""
+    places: dict[str, list[int]] = {}
+    for index, segment in enumerate(segments):
+        name = segment.get("name") if isinstance(segment, Mapping) else None
+        if isinstance(name, str):
+            places.setdefault(name, []).append(index + 1)
+    return [f"{SEGMENTS} segments {', '.join(map(str, found[:-1]))} and {found[-1]} are named {name!r}: give each"
+            f" segment a name of its own." for name, found in places.items() if len(found) > 1]
 
 
 def _where_whitespace(value: str) -> str:

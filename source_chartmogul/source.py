@@ -5,6 +5,7 @@ express itself (each in its own module, reached through cdk_seam.py where it nee
 - every list's cursor pagination also fails a cursor that repeats the one sent (pagination.py);
 - the streams the manifest marks `resumable` checkpoint their pages or parents (resumable.py);
 - the stream it marks `incremental: customers_of_new_activities` reads the customers of new activities (subscriptions_cursor.py);
+- a segment ChartMogul refuses is named in its stream's error (segments.py);
 and the speed layer (speed/), which changes no record or state and switches off with SOURCE_CHARTMOGUL_SPEED=off.
 """
 
@@ -26,7 +27,7 @@ from airbyte_cdk.sources.streams.concurrent.abstract_stream import AbstractStrea
 from airbyte_cdk.sources.streams.concurrent.default_stream import DefaultStream
 from airbyte_cdk.utils.yaml_loader import safe_load_yaml
 
-from source_chartmogul import cdk_seam, fail_fast, pagination, resumable, speed, subscriptions_cursor
+from source_chartmogul import cdk_seam, fail_fast, pagination, resumable, segments, speed, subscriptions_cursor
 
 MANIFEST_PATH = Path(__file__).resolve().parent / "manifest.yaml"  # absolute: never a manifest.yaml in the CWD
 CUSTOMERS_OF_NEW_ACTIVITIES = "customers_of_new_activities"  # a manifest stream's `$parameters.incremental`
@@ -100,7 +101,7 @@ class SourceChartmogul(ConcurrentDeclarativeSource):
     def _partition_field(cls, name: str) -> Optional[str]:
         router = cls._declared[name]["retriever"].get("partition_router") or {}
         parents = router.get("parent_stream_configs") or [{}]
-        return parents[0].get("partition_field")
+        return router.get("partition_field") or parents[0].get("partition_field")  # a union's, or its parent's
 
     @classmethod
     def _cursor_field(cls, name: str) -> Optional[str]:
@@ -120,6 +121,8 @@ class SourceChartmogul(ConcurrentDeclarativeSource):
             if isinstance(stream, DefaultStream):
                 endpoint = "/v1/" + str(self._parameter(stream.name, "resource"))
                 cdk_seam.wrap_partitions(stream, lambda partitions, endpoint=endpoint: fail_fast.EndpointBreaker(partitions, endpoint))
+                if self._partition_field(stream.name) == segments.PARTITION_FIELD:
+                    cdk_seam.wrap_partitions(stream, lambda partitions: segments.SegmentsNamed(partitions, config))
         return installed
 
     def _installed(self, stream: AbstractStream, config: Mapping[str, Any]) -> AbstractStream:

@@ -51,7 +51,18 @@ BAD_SETTINGS = {
     "number as text": ({**GOOD, "concurrency_level": "ten"}, "concurrency_level must be a number, not a string."),
     "re-read days of zero": ({**GOOD, "subscriptions_reread_days": 0}, "subscriptions_reread_days 0 is out of range: use a whole number from 1 to 365."),
     "re-read days not whole": ({**GOOD, "subscriptions_reread_days": 2.5}, "subscriptions_reread_days must be a whole number, not 2.5."),
-    "unknown field": ({**GOOD, "page_size": 50}, "Unknown setting 'page_size': remove it or correct its name (the settings are api_key, base_url, concurrency_level, end_date, include_disabled_and_invalid, interval, lookback_window_days, max_requests_per_second, metrics_filters, metrics_geo, metrics_plans, start_date, subscriptions_reread_days)."),
+    "unknown field": ({**GOOD, "page_size": 50}, "Unknown setting 'page_size': remove it or correct its name (the settings are api_key, base_url, concurrency_level, end_date, include_disabled_and_invalid, interval, lookback_window_days, max_requests_per_second, metrics_by_plan, metrics_filters, metrics_geo, metrics_plans, metrics_segments, start_date, subscriptions_reread_days)."),
+    "segments: one line per mistake": ({**GOOD, "metrics_segments": [
+        {"name": "EU", "geo": "DE,FR"}, {"name": "Empty"}, {"geo": "US"}, {"name": "EU", "geo": "US,USA"}, {"name": "Y", "region": "x", "plans": "a"}]},
+        "metrics_segments segment 2 ('Empty') is empty: give it filters, geo or plans, or remove it (the whole account is what customer_count, key_metrics and mrr_metrics read).\n"
+        "metrics_segments segment 3 has no name: give each segment a name, unique among the segments.\n"
+        "metrics_segments segment 4 ('EU') geo 'US,USA' lists 'USA', which is not a two-letter ISO 3166-1 country code: use two-letter ISO 3166-1 country codes separated by commas (for example US,GB,DE), or leave it out for every country.\n"
+        "metrics_segments segment 5 ('Y') has 'region': a segment has only name, filters, geo and plans.\n"
+        "metrics_segments segments 1 and 4 are named 'EU': give each segment a name of its own."),
+    "segments: a duplicate name": ({**GOOD, "metrics_segments": [{"name": "EU", "geo": "DE"}, {"name": "US", "geo": "US"}, {"name": "EU", "plans": "Gold"}]},
+        "metrics_segments segments 1 and 3 are named 'EU': give each segment a name of its own."),
+    "segments: not a list": ({**GOOD, "metrics_segments": {"name": "EU", "geo": "DE"}}, "metrics_segments must be a list, not an object."),
+    "metrics_by_plan not a boolean": ({**GOOD, "metrics_by_plan": "yes"}, "metrics_by_plan must be a boolean, not a string."),
     "geo with an empty item": ({**GOOD, "metrics_geo": "US,,DE"}, "metrics_geo 'US,,DE' has an empty item: use two-letter ISO 3166-1 country codes separated by commas (for example US,GB,DE), or leave it out for every country."),
     "geo not two letters": ({**GOOD, "metrics_geo": "US,USA"}, "metrics_geo 'US,USA' lists 'USA', which is not a two-letter ISO 3166-1 country code: use two-letter ISO 3166-1 country codes separated by commas (for example US,GB,DE), or leave it out for every country."),
     "plans with an empty item": ({**GOOD, "metrics_plans": "Gold monthly, ,Silver"}, "metrics_plans 'Gold monthly, ,Silver' has an empty item: use plan names or uuids separated by commas (for example Gold monthly,pl_de9e281e-76cb-11ee-b63f-b727630ce4d4), or leave it out for every plan."),
@@ -62,7 +73,7 @@ BAD_SETTINGS = {
 CUSTOMERS = STREAMS[0]
 ACTIVITIES = next(entry for entry in STREAMS if entry["stream"]["name"] == "activities")
 BAD_CATALOGS = {
-    "unknown stream": ([{**CUSTOMERS, "stream": {**CUSTOMERS["stream"], "name": "customerz"}}], "Unknown stream 'customerz' in the catalog: remove it or run discover for the stream names (account, activities, contacts, customer_count, customer_notes, customer_subscriptions, customers, data_sources, invoices, key_metrics, mrr_metrics, opportunities, plan_group_plans, plan_groups, plans, subscription_events, tasks)."),
+    "unknown stream": ([{**CUSTOMERS, "stream": {**CUSTOMERS["stream"], "name": "customerz"}}], "Unknown stream 'customerz' in the catalog: remove it or run discover for the stream names (account, activities, contacts, customer_count, customer_notes, customer_subscriptions, customers, data_sources, invoices, key_metrics, mrr_metrics, opportunities, plan_group_plans, plan_groups, plans, segment_customer_count, segment_key_metrics, segment_mrr_metrics, subscription_events, tasks)."),
     "stream listed twice": ([CUSTOMERS, CUSTOMERS], "Stream 'customers' is listed twice in the catalog: keep one entry for it, with the sync mode wanted."),
     "stream listed twice, in two sync modes": (
         [configured(ACTIVITIES, "full_refresh"), CUSTOMERS, configured(ACTIVITIES, "incremental")],

@@ -18,7 +18,8 @@ from source_chartmogul.source import written_manifest
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMAS_DIR = ROOT / "source_chartmogul" / "schemas"
 STREAMS = [
-    "customers", "activities", "customer_count", "key_metrics", "mrr_metrics", "plans", "plan_groups",
+    "customers", "activities", "customer_count", "key_metrics", "mrr_metrics", "segment_customer_count",
+    "segment_key_metrics", "segment_mrr_metrics", "plans", "plan_groups",
     "plan_group_plans", "invoices", "subscription_events", "data_sources", "account", "contacts",
     "customer_notes", "opportunities", "tasks", "customer_subscriptions",
 ]
@@ -75,7 +76,8 @@ def test_spec_marks_the_key_secret_and_requires_key_and_start_date() -> None:
     assert spec["properties"]["api_key"]["airbyte_secret"] is True
     assert list(spec["properties"]) == [
         "api_key", "start_date", "end_date", "interval", "lookback_window_days", "concurrency_level", "max_requests_per_second", "base_url",
-        "include_disabled_and_invalid", "metrics_filters", "metrics_geo", "metrics_plans", "subscriptions_reread_days",
+        "include_disabled_and_invalid", "metrics_filters", "metrics_geo", "metrics_plans", "metrics_segments", "metrics_by_plan",
+        "subscriptions_reread_days",
     ]
     assert [spec["properties"][name]["order"] for name in spec["properties"]] == list(range(len(spec["properties"])))
 
@@ -119,7 +121,18 @@ def test_check_names_the_bad_setting_and_the_fix_before_any_request(change: dict
     assert statuses == [{"status": "FAILED", "message": message}]
 
 
-@pytest.mark.parametrize("stream", ["customer_count", "key_metrics", "mrr_metrics"])
+def test_a_segments_fields_follow_the_rules_of_the_metrics_settings_of_the_same_meaning() -> None:
+    """The spec states them twice (a JSON schema in the manifest's spec cannot point at another part of it)."""
+    properties = written_manifest()["spec"]["connection_specification"]["properties"]
+    fields = properties["metrics_segments"]["items"]["properties"]
+    for field in ("filters", "geo", "plans"):
+        setting = properties[f"metrics_{field}"]
+        assert {key: fields[field][key] for key in ("type", "pattern", "pattern_descriptor", "examples")} == {
+            key: setting[key] for key in ("type", "pattern", "pattern_descriptor", "examples")}
+
+
+@pytest.mark.parametrize("stream", ["customer_count", "key_metrics", "mrr_metrics", "segment_customer_count",
+                                    "segment_key_metrics", "segment_mrr_metrics"])
 def test_metric_streams_handle_errors_as_every_stream_does_after_their_400_422_filter(stream: str) -> None:
     """metric_stream lists the shared response filters one by one (a $ref cannot extend a list): none may be missed."""
     resolved = ManifestReferenceResolver().preprocess_manifest(written_manifest())["definitions"]

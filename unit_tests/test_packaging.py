@@ -64,7 +64,8 @@ def test_pip_install_in_a_fresh_virtualenv_gives_a_working_console_script(tmp_pa
     specs = [json.loads(line)["spec"] for line in result.stdout.splitlines() if '"type":"SPEC"' in line]
     assert [sorted(s["connectionSpecification"]["properties"]) for s in specs] == [
         ["api_key", "base_url", "concurrency_level", "end_date", "include_disabled_and_invalid", "interval", "lookback_window_days",
-         "max_requests_per_second", "metrics_filters", "metrics_geo", "metrics_plans", "start_date", "subscriptions_reread_days"]
+         "max_requests_per_second", "metrics_by_plan", "metrics_filters", "metrics_geo", "metrics_plans", "metrics_segments", "start_date",
+         "subscriptions_reread_days"]
     ]
 
 

@@ -42,6 +42,12 @@ class AddedField:
 class StreamFixtures:
     sources: tuple[FixtureSource, ...]
     added_field: AddedField | None = None
+    # Fields the connector adds to every record that no recorded request holds: a segment's name and definition.
+    added_values: tuple[tuple[str, str], ...] = ()
+
+
+# A segment stream's records: the whole-account metric's, with a segment's name and its definition as sent.
+SEGMENT_VALUES = (("segment", "Europe in EUR"), ("filters", "currency~ANY~'EUR'"), ("geo", "DE,FR"), ("plans", ""))
 
 
 STREAM_FIXTURES = {
@@ -56,6 +62,9 @@ STREAM_FIXTURES = {
     "customer_count": StreamFixtures((FixtureSource("metrics_customer_count", "entries"),)),
     "key_metrics": StreamFixtures((FixtureSource("metrics_all", "entries"),)),
     "mrr_metrics": StreamFixtures((FixtureSource("metrics_mrr", "entries"),)),
+    "segment_customer_count": StreamFixtures((FixtureSource("metrics_customer_count", "entries"),), added_values=SEGMENT_VALUES),
+    "segment_key_metrics": StreamFixtures((FixtureSource("metrics_all", "entries"),), added_values=SEGMENT_VALUES),
+    "segment_mrr_metrics": StreamFixtures((FixtureSource("metrics_mrr", "entries"),), added_values=SEGMENT_VALUES),
     "plans": StreamFixtures((FixtureSource("plans", "plans"), FixtureSource("plans_retrieve", None))),
     "plan_groups": StreamFixtures(
         (FixtureSource("plan_groups", "plan_groups"), FixtureSource("plan_groups_retrieve", None))
@@ -205,6 +214,7 @@ def stream_records(
             match = re.match(plan.added_field.request_pattern, response.request)
             assert match, f"{file.name}: cannot read {plan.added_field.name} from request {response.request!r}"
             body_records = [{**record, plan.added_field.name: match.group(1)} for record in body_records]
+        body_records = [{**record, **dict(plan.added_values)} for record in body_records]
         records.extend((file.name, index, record) for index, record in enumerate(body_records))
     return records
 
