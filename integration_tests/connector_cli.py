@@ -15,6 +15,8 @@ from typing import Any, Mapping
 ROOT = Path(__file__).resolve().parents[1]
 STREAMS = json.loads((ROOT / "integration_tests" / "configured_catalog.json").read_text())["streams"]
 STREAM_NAMES = [entry["stream"]["name"] for entry in STREAMS]
+# Settings under which every stream of the catalog has records: a configured segment and every plan's.
+SEGMENTED = {"metrics_segments": [{"name": "Europe in EUR", "filters": "currency~ANY~'EUR'", "geo": "DE,FR,ES"}], "metrics_by_plan": True}
 
 
 @dataclass

@@ -18,7 +18,7 @@ import pytest
 
 from chartmogul_emulator import Emulator
 from chartmogul_emulator.stream_truth import ground_truth
-from integration_tests.connector_cli import ROOT, STREAM_NAMES, STREAMS, Run, as_multiset, configured, connector_command, run_connector
+from integration_tests.connector_cli import ROOT, SEGMENTED, STREAM_NAMES, STREAMS, Run, as_multiset, configured, connector_command, run_connector
 from integration_tests.container_image import STAND_IN_BASE_IMAGE, BuiltImage, ContainerRun, run_in_image
 from integration_tests.reliability import assert_key_hidden
 
@@ -27,7 +27,8 @@ pytestmark = pytest.mark.image_tests
 # Long, and with "+" and "/" so that its base64 and URL-encoded forms differ from it (reliability.forms_of_key).
 KEY = "sk_live_ImageTest+8d2f61c4a9b0/e7354c1f0b9a2d86e4f1"
 WRONG_KEY = "sk_live_WrongImageKey+0c1d/94b7e2a6f3d58c0b1e27"
-CONFIG = {"api_key": KEY, "start_date": "2019-01-01T00:00:00Z", "end_date": "2025-12-31T23:59:59Z", "max_requests_per_second": 1000}
+CONFIG = {"api_key": KEY, "start_date": "2019-01-01T00:00:00Z", "end_date": "2025-12-31T23:59:59Z", "max_requests_per_second": 1000,
+          **SEGMENTED}
 CUSTOMERS, ACTIVITIES = 600, 3_000  # 3 pages of customers: a read checkpoints between pages
 FULL_REFRESH_DONE = {"__ab_no_cursor_state_message": True}
 # Where the container finds the files given with each option.

@@ -9,7 +9,7 @@ from typing import Iterator
 import pytest
 
 from chartmogul_emulator import Emulator
-from integration_tests.connector_cli import STREAM_NAMES, Run, as_multiset
+from integration_tests.connector_cli import SEGMENTED, STREAM_NAMES, Run, as_multiset
 from chartmogul_emulator.stream_truth import ground_truth
 from integration_tests.reliability import run_without_leaking
 
@@ -18,8 +18,7 @@ WRONG_KEY = "sk_wrong+0000/000000000000"
 # This emulator enforces no rate limit, so the connector's pacing is lifted (test_incremental_and_limits keeps it).
 CONFIG = {
     "api_key": KEY, "start_date": "2019-01-01T00:00:00Z", "end_date": "2025-12-31T23:59:59Z", "interval": "month",
-    "max_requests_per_second": 1000,
-    "metrics_segments": [{"name": "Europe in EUR", "filters": "currency~ANY~'EUR'", "geo": "DE,FR,ES"}], "metrics_by_plan": True,
+    "max_requests_per_second": 1000, **SEGMENTED,
 }
 CUSTOMERS, ACTIVITIES = 1_500, 12_000  # 8 pages of customers, 60 of activities
 
