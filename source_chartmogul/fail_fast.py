@@ -13,14 +13,14 @@ import logging
 import threading
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Optional
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
-from urllib.parse import urlsplit, urlunsplit
 from airbyte_cdk.models import FailureType, StreamDescriptor
 from airbyte_cdk.sources.declarative.auth.token import BasicHttpAuthenticator
 from airbyte_cdk.sources.streams.concurrent.partitions.partition import Partition
-from airbyte_cdk.sources.streams.http.exceptions import BaseBackoffException
 from airbyte_cdk.sources.streams.concurrent.partitions.partition_generator import PartitionGenerator
+from airbyte_cdk.sources.streams.http.exceptions import BaseBackoffException
 from airbyte_cdk.sources.types import Record
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
